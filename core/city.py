@@ -1,0 +1,353 @@
+"""Loading and validating a city: ``city.toml`` plus its device list.
+
+``load_city(path)`` returns a :class:`City` or raises :class:`ConfigError` listing every
+problem found, each naming the file, the key path (``sinks.db.path``) or the CSV line,
+what is wrong and what is allowed.  ``hromada check`` prints those problems; ``hromada
+run`` refuses an invalid city the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tomllib
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .descriptors import Option
+from .errors import ConfigError
+from .model import Device
+from .options import validate_options
+from .plugins import PluginHost
+
+KINDS = {"sources": "source", "services": "service", "sinks": "sink"}
+TOP_LEVEL = ("city", "kernel", "plugins", "sources", "services", "sinks", "devices")
+DEVICE_FIELDS = ("id", "model", "name", "lat", "lon", "district", "tags")
+
+CITY_OPTIONS = (
+    Option("name", "str", help="the city's name"),
+    Option("timezone", "str", default="UTC", help="IANA time zone, e.g. Europe/Kyiv"),
+    Option("lat", "float", default=None, min=-90, max=90, help="latitude of the centre"),
+    Option("lon", "float", default=None, min=-180, max=180, help="longitude of the centre"),
+    Option("devices", "path", default=None, help="CSV file of devices (columns: "
+           + ", ".join(DEVICE_FIELDS) + ", then model options)"),
+    Option("state_dir", "path", default=".hromada-state",
+           help="where services keep their state between runs"),
+)
+
+KERNEL_OPTIONS = (
+    Option("ring_bytes", "int", default=64 * 1024 * 1024, min=4096,
+           help="capacity of the frame ring in bytes"),
+    Option("overflow", "str", default="reject", choices=("reject", "drop_oldest"),
+           help="what the ring does when full: sources wait (reject) or the oldest "
+                "frames are dropped and counted (drop_oldest)"),
+    Option("batch", "int", default=4096, min=1, help="frames decoded per batch"),
+    Option("max_latency", "duration", default=0.05,
+           help="longest a frame waits in the ring before its batch is decoded"),
+)
+
+PLUGIN_OPTIONS = (
+    Option("autoload", "bool", default=True,
+           help="load every installed plugin (false: only the essential ones and 'load')"),
+    Option("load", "list", default=[], help="plugins to load when autoload is false"),
+    Option("deny", "list", default=[], help="plugins never to load"),
+    Option("modules", "list", default=[],
+           help="plugin files to load, relative to the city file (no install needed)"),
+)
+
+
+@attrs.frozen(slots=True)
+class Problem:
+    """One thing wrong with a city definition."""
+
+    file: str
+    where: str
+    message: str
+
+    def __str__(self):
+        return f"{self.file}: {self.where}: {self.message}"
+
+    def to_dict(self):
+        return attrs.asdict(self)
+
+
+@attrs.define
+class Component:
+    """A configured source, service or sink: ``[KIND.NAME]`` with its validated options."""
+
+    kind: str
+    name: str
+    plugin: str
+    descriptor: Any
+    options: dict
+
+
+@attrs.define
+class City:
+    path: Path
+    name: str
+    timezone: str
+    lat: float | None
+    lon: float | None
+    state_dir: Path
+    kernel: dict
+    devices: dict[str, Device]
+    sources: dict[str, Component]
+    services: dict[str, Component]
+    sinks: dict[str, Component]
+    host: PluginHost
+
+    @property
+    def tz(self):
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def model_of(self, device_id):
+        return self.host.device_models[self.devices[device_id].model]
+
+
+class _Collector:
+    def __init__(self, file):
+        self.file = str(file)
+        self.problems: list[Problem] = []
+
+    def add(self, where, message, file=None):
+        self.problems.append(Problem(file or self.file, where, message))
+
+    def extend(self, pairs, file=None):
+        for where, message in pairs:
+            self.add(where, message, file)
+
+
+def read_toml(path):
+    """Parse a TOML file; raise ConfigError naming the line on a syntax error."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "file", f"cannot read: {exc.strerror}")]) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        where = "syntax"
+        if "(at line" in msg:
+            where = "line " + msg.rsplit("(at line", 1)[1].split(",")[0].strip()
+            msg = msg.rsplit("(at line", 1)[0].strip()
+        raise ConfigError([Problem(str(path), where, f"invalid TOML: {msg}")]) from exc
+
+
+def check_city(path, *, host=None):
+    """Validate a city; return (City or None, problems)."""
+    path = Path(path)
+    try:
+        data = read_toml(path)
+    except ConfigError as exc:
+        return None, exc.problems
+    out = _Collector(path)
+    base = path.parent.resolve()
+
+    for key in data:
+        if key not in TOP_LEVEL:
+            out.add(key, f"unknown table {key!r}; allowed: {', '.join(TOP_LEVEL)}")
+
+    def table(key):
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            out.add(key, f"must be a table ([{key}]), not {type(value).__name__}")
+            return {}
+        return value
+
+    city_opts, p = validate_options(CITY_OPTIONS, table("city"), "city", base_dir=base)
+    out.extend(p)
+    if "city" not in data:
+        out.add("city", "missing [city] table (at least: name = \"...\")")
+    tz = city_opts.get("timezone")
+    if isinstance(tz, str):
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            out.add("city.timezone", f"unknown time zone {tz!r}; use an IANA name like "
+                                     "'Europe/Kyiv' or 'UTC'")
+    kernel_opts, p = validate_options(KERNEL_OPTIONS, table("kernel"), "kernel")
+    out.extend(p)
+    plugin_opts, p = validate_options(PLUGIN_OPTIONS, table("plugins"), "plugins")
+    out.extend(p)
+
+    if host is None:
+        files = [base / f for f in plugin_opts.get("modules", ())]
+        host = PluginHost(deny=plugin_opts.get("deny", ()), load=plugin_opts.get("load", ()),
+                          autoload=None if plugin_opts.get("autoload", True) else False,
+                          files=files)
+    for plugin, message in host.errors:
+        out.add(f"plugins.{plugin}", message)
+
+    comps = {}
+    for kind, word in KINDS.items():
+        comps[kind] = {}
+        registry = getattr(host, kind)
+        for name, spec in table(kind).items():
+            where = f"{kind}.{name}"
+            if not isinstance(spec, dict):
+                out.add(where, f"must be a table ([{where}]) with plugin = \"...\"")
+                continue
+            plugin = spec.get("plugin")
+            if plugin is None:
+                out.add(f"{where}.plugin", f"missing: which {word} plugin to use; installed: "
+                                           f"{', '.join(sorted(registry)) or 'none'}")
+                continue
+            desc = registry.get(plugin)
+            if desc is None:
+                out.add(f"{where}.plugin", f"unknown {word} plugin {plugin!r}; installed: "
+                                           f"{', '.join(sorted(registry)) or 'none'}")
+                continue
+            opts, p = validate_options(desc.options, spec, where, base_dir=base)
+            out.extend(p)
+            comps[kind][name] = Component(kind, name, plugin, desc, opts)
+    if not table("sources"):
+        out.add("sources", "no [sources.NAME] table: a city needs at least one source")
+
+    devices: dict[str, Device] = {}
+    entries = data.get("devices", [])
+    if not isinstance(entries, list):
+        out.add("devices", "must be an array of tables ([[devices]])")
+        entries = []
+    for i, entry in enumerate(entries):
+        where = f"devices[{i}]"
+        if not isinstance(entry, dict):
+            out.add(where, "must be a table with id and model")
+            continue
+        _add_device(entry, where, host, devices, out, None)
+    csv_path = city_opts.get("devices")
+    if csv_path is not None:
+        _load_csv(Path(csv_path), host, devices, out)
+
+    if out.problems:
+        return None, out.problems
+    city = City(
+        path=path, name=city_opts["name"], timezone=city_opts["timezone"],
+        lat=city_opts["lat"], lon=city_opts["lon"], state_dir=Path(city_opts["state_dir"]),
+        kernel=kernel_opts, devices=devices, sources=comps["sources"],
+        services=comps["services"], sinks=comps["sinks"], host=host,
+    )
+    return city, []
+
+
+def load_city(path, *, host=None) -> City:
+    """Load and validate a city; raise ConfigError with every problem."""
+    city, problems = check_city(path, host=host)
+    if problems:
+        raise ConfigError(problems)
+    return city
+
+
+def _number(value, lo, hi):
+    if isinstance(value, str):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ValueError
+    if not lo <= value <= hi:
+        raise ValueError
+    return float(value)
+
+
+def _add_device(entry, where, host, devices, out, file):
+    """Validate one device (from [[devices]] or a CSV row) and add it."""
+    ok = True
+    dev_id = entry.get("id")
+    model_id = entry.get("model")
+    if not dev_id or not isinstance(dev_id, str):
+        out.add(f"{where}.id", "missing: the device's network identity (e.g. its DevEUI in hex)",
+                file)
+        ok = False
+    else:
+        dev_id = dev_id.strip().lower()
+        if dev_id in devices:
+            out.add(f"{where}.id", f"duplicate device id {dev_id!r}", file)
+            ok = False
+    model = None
+    if not model_id:
+        out.add(f"{where}.model", "missing: the device model ('vendor/device'); "
+                                  "'hromada devices' lists them", file)
+        ok = False
+    else:
+        model = host.device_models.get(model_id)
+        if model is None:
+            known = ", ".join(sorted(host.device_models)) or "none"
+            out.add(f"{where}.model", f"unknown device model {model_id!r}; installed: {known}",
+                    file)
+            ok = False
+    coords = {}
+    for key, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
+        v = entry.get(key)
+        if v in (None, ""):
+            coords[key] = None
+            continue
+        try:
+            coords[key] = _number(v, lo, hi)
+        except ValueError:
+            out.add(f"{where}.{key}", f"must be a number from {lo} to {hi}, not {v!r}", file)
+            ok = False
+    tags = entry.get("tags") or ()
+    if isinstance(tags, str):
+        tags = tuple(t for t in tags.replace(";", ",").split(",") if t.strip())
+        tags = tuple(t.strip() for t in tags)
+    elif not isinstance(tags, list | tuple):
+        out.add(f"{where}.tags", "must be a list of strings", file)
+        ok = False
+    options = {}
+    if model is not None:
+        raw = {k: v for k, v in entry.items() if k not in DEVICE_FIELDS and v not in ("", None)}
+        if file is not None:
+            raw = _coerce_csv_options(model.options, raw)
+        options, p = validate_options(model.options, raw, where)
+        out.extend(p, file)
+        ok = ok and not p
+    if ok:
+        devices[dev_id] = Device(
+            id=dev_id, model=model_id, name=entry.get("name") or None, lat=coords["lat"],
+            lon=coords["lon"], district=entry.get("district") or None, tags=tuple(tags),
+            options=options,
+        )
+
+
+def _coerce_csv_options(schema, raw):
+    """CSV cells are strings: turn them into the option's type before validating."""
+    types = {o.name: o.type for o in schema}
+    out = {}
+    for k, v in raw.items():
+        t = types.get(k)
+        try:
+            if t == "int":
+                v = int(v)
+            elif t == "float":
+                v = float(v)
+            elif t == "bool":
+                v = {"true": True, "false": False, "1": True, "0": False}[v.strip().lower()]
+        except (ValueError, KeyError):
+            pass  # validation names the problem
+        out[k] = v
+    return out
+
+
+def _load_csv(path, host, devices, out):
+    name = str(path)
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        out.add("city.devices", f"cannot read device list {name}: {exc.strerror}")
+        return
+    with f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("id", "model") if c not in (reader.fieldnames or ())]
+        if missing:
+            out.add("line 1", f"missing column(s) {', '.join(missing)}; the header needs at "
+                              f"least id,model (optional: {', '.join(DEVICE_FIELDS[2:])})", name)
+            return
+        for row in reader:
+            if None in row:
+                out.add(f"line {reader.line_num}", "more cells than header columns", name)
+                continue
+            _add_device(row, f"line {reader.line_num}", host, devices, out, name)

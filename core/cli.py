@@ -1,0 +1,315 @@
+"""The ``hromada`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__, compiled
+
+EPILOG = """\
+a first city:
+  hromada check examples/quickstart/city.toml
+  hromada run examples/quickstart/city.toml --summary-json summary.json
+
+environment:
+  HROMADA_NO_EXTENSIONS=1            use the pure-Python twins of the compiled modules
+  HROMADA_DISABLE_PLUGINS=a,b        never load these plugins
+  HROMADA_DISABLE_PLUGIN_AUTOLOAD=1  load only essential plugins and HROMADA_PLUGINS=a,b
+  HROMADA_TRACE_PLUGINS=1            print every plugin hook call
+"""
+
+# Built-in subcommands whose code lives in a subpackage: (name, module, help).
+_BUILTIN_GROUPS = (
+    ("lorawan", "hromada.lorawan.cli", "decode and encode LoRaWAN frames"),
+    ("wmbus", "hromada.wmbus.cli", "decode wireless M-Bus / OMS telegrams"),
+    ("new-plugin", "hromada.scaffold", "create a pip-installable device-model plugin"),
+)
+
+
+def _print_json(obj):
+    json.dump(obj, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _host():
+    from .plugins import get_host
+
+    return get_host()
+
+
+# -- info / plugins ----------------------------------------------------------------------
+
+
+def cmd_info(args):
+    modules = compiled.status()
+    host = _host()
+    info = {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "compiled": all(v == "compiled" for v in modules.values()),
+        "modules": modules,
+        "plugins": sorted(n for n, p in host.plugins.items() if p.status == "loaded"),
+        "plugin_errors": [{"plugin": p, "error": e} for p, e in host.errors],
+    }
+    if args.json:
+        _print_json(info)
+        return 0
+    print(f"hromada {info['version']} (Python {info['python']})")
+    print(f"compiled: {'yes' if info['compiled'] else 'no'}")
+    for name, how in modules.items():
+        print(f"  {name:10s} {how}")
+    print(f"plugins: {', '.join(info['plugins']) or 'none'}")
+    for err in info["plugin_errors"]:
+        print(f"  error in {err['plugin']}: {err['error']}")
+    return 0
+
+
+def cmd_plugins(args):
+    host = _host()
+    report = host.report()
+    if args.json:
+        _print_json(report)
+        return 0
+    for p in report:
+        version = f" {p['version']}" if p["version"] else ""
+        print(f"{p['name']}{version}  [{p['status']}]  {p['module']}")
+        for kind, names in sorted(p["provides"].items()):
+            print(f"    {kind.replace('_', ' ')}: {', '.join(names)}")
+        if p["error"]:
+            print(f"    error: {p['error']}")
+    return 1 if host.errors else 0
+
+
+# -- check / run ---------------------------------------------------------------------------
+
+
+def _check(path, as_json=False):
+    from .city import check_city
+
+    city, problems = check_city(path)
+    if problems:
+        if as_json:
+            _print_json({"valid": False, "problems": [p.to_dict() for p in problems]})
+        else:
+            for p in problems:
+                print(p, file=sys.stderr)
+            n = len(problems)
+            print(f"{path}: {n} problem{'s' if n != 1 else ''}; the city is not valid",
+                  file=sys.stderr)
+    return city, problems
+
+
+def cmd_check(args):
+    city, problems = _check(args.city, args.json)
+    if problems:
+        return 2
+    counts = {"devices": len(city.devices), "sources": len(city.sources),
+              "services": len(city.services), "sinks": len(city.sinks)}
+    if args.json:
+        _print_json({"valid": True, "city": city.name, **counts})
+    else:
+        print(f"{args.city}: {city.name} is valid: " + ", ".join(
+            f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_run(args):
+    from .runtime import run_city, terminal_progress
+
+    city, problems = _check(args.city)
+    if problems:
+        return 2
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        progress = terminal_progress
+    print(f"running {city.name}: {len(city.devices)} devices, "
+          f"sources: {', '.join(city.sources)}; services: {', '.join(city.services) or '-'}; "
+          f"sinks: {', '.join(city.sinks) or '-'}", file=sys.stderr)
+    summary = run_city(city, progress=progress)
+    if progress:
+        sys.stderr.write("\n")
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if not args.quiet:
+        _print_summary(summary)
+    return 0
+
+
+def _print_summary(s):
+    print(f"{s['city']}: {s['frames']:,} frames -> {s['readings']:,} readings, "
+          f"{s['events']:,} events, {s['errors']:,} errors in {s['seconds']:.2f} s "
+          f"({s['frames_per_second'] or 0:,.0f} frames/s)")
+    if s["errors_by_kind"]:
+        print("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(s["errors_by_kind"].items())))
+    for name, rows in s["sinks"].items():
+        print(f"  sink {name}: {rows:,} readings written")
+    for name, data in s.get("services", {}).items():
+        print(f"  service {name}: {json.dumps(data, default=str)[:300]}")
+
+
+# -- devices / decode ----------------------------------------------------------------------
+
+
+def _model_dict(m):
+    return {
+        "id": m.id,
+        "family": m.family,
+        "description": m.description,
+        "network": m.network,
+        "quantities": dict(m.quantities),
+        "encoder": m.encode is not None,
+        "downlink": m.encode_downlink is not None,
+        "options": [{"name": o.name, "type": o.type,
+                     "default": None if o.required else o.default, "help": o.help}
+                    for o in m.options],
+        "examples": [{"payload": e.payload.hex(), "fport": e.fport,
+                      "readings": [{"quantity": q, "value": v, "unit": u}
+                                   for q, v, u in e.readings],
+                      "description": e.description} for e in m.examples],
+    }
+
+
+def cmd_devices(args):
+    host = _host()
+    models = sorted(host.device_models.values(), key=lambda m: m.id)
+    if args.model:
+        models = [m for m in models if m.id == args.model or m.id.startswith(args.model)]
+        if not models:
+            print(f"no device model matches {args.model!r}; installed: "
+                  f"{', '.join(sorted(host.device_models))}", file=sys.stderr)
+            return 2
+    if args.json:
+        _print_json([_model_dict(m) for m in models])
+        return 0
+    for m in models:
+        q = ", ".join(f"{k} [{v}]" if v else k for k, v in m.quantities.items())
+        print(f"{m.id:28s} {m.family:18s} {q}")
+    return 0
+
+
+def cmd_decode(args):
+    from .errors import DecodeError
+
+    host = _host()
+    model = host.device_models.get(args.model)
+    if model is None:
+        print(f"unknown device model {args.model!r}; installed: "
+              f"{', '.join(sorted(host.device_models))}", file=sys.stderr)
+        return 2
+    try:
+        payload = bytes.fromhex(args.hex.replace(" ", ""))
+    except ValueError:
+        print(f"not a hex string: {args.hex!r}", file=sys.stderr)
+        return 2
+    options = {o.name: o.default for o in model.options if not o.required}
+    for item in args.option or ():
+        key, _, value = item.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    try:
+        readings = model.decode(payload, args.fport, options)
+    except DecodeError as exc:
+        where = f" (byte {exc.offset})" if exc.offset is not None else ""
+        if args.json:
+            _print_json({"error": str(exc), "offset": exc.offset, "field": exc.field})
+        else:
+            print(f"decode error: {exc}{where}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json([{"quantity": q, "value": v, "unit": u} for q, v, u in readings])
+    else:
+        for q, v, u in readings:
+            print(f"{q:28s} {v} {u}")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hromada",
+        description="hromada: an open integration kernel for city IoT. Frames from "
+                    "LoRaWAN, NB-IoT and wM-Bus devices in; readings, city services and "
+                    "storage out.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hromada {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a city")
+    p.add_argument("city", help="path to city.toml")
+    p.add_argument("--summary-json", metavar="FILE", help="write the run summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="validate a city.toml and its device list (exit 2 if invalid)")
+    p.add_argument("city", help="path to city.toml")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("info", help="version, compiled modules, plugins")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("plugins", help="list plugins, what each provides, and load errors")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("devices", help="list device models")
+    p.add_argument("model", nargs="?", help="a model id or prefix (vendor/)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("decode", help="decode one payload with a device model")
+    p.add_argument("model", help="device model id, e.g. cayenne/lpp")
+    p.add_argument("hex", help="payload in hex")
+    p.add_argument("--fport", type=int, default=1, help="LoRaWAN FPort (default 1)")
+    p.add_argument("-o", "--option", action="append", metavar="KEY=VALUE",
+                   help="a device option (repeatable)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_decode)
+
+    for name, module, help_ in _BUILTIN_GROUPS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        p = sub.add_parser(name, help=help_, description=mod.__doc__)
+        mod.configure(p)
+        p.set_defaults(func=mod.run)
+
+    if os.environ.get("HROMADA_NO_PLUGIN_COMMANDS") is None:
+        for cmd in _host().commands.values():
+            if cmd.name in sub.choices:
+                continue
+            p = sub.add_parser(cmd.name, help=cmd.help)
+            cmd.configure(p)
+            p.set_defaults(func=cmd.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,449 @@
+"""Running a city: sources -> ring -> decode -> services -> sinks, in batches, on asyncio.
+
+The kernel wires every component once, then moves data in batches: sources push packed
+frames (msgpack, the layout of ``Frame.to_list``) into the ring; one decode task pops
+batches, decodes them through each device's model, hands the readings to the services
+and writes readings and events to the sinks in a worker thread while the next batch is
+decoded.  Failures of plugin code are isolated: counted, reported as events, and the
+kernel goes on.  On stop (the sources ending, SIGINT or SIGTERM) every frame already
+accepted into the ring is decoded and written before the sinks close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections import Counter
+
+import msgpack
+
+from . import __version__
+from .errors import DecodeError
+from .model import Command, Event, Reading
+from .plugins import format_error
+from .ring import AsyncRing, Ring
+
+log = logging.getLogger("hromada")
+
+
+class SourceContext:
+    """What a source gets: how to push frames, and how to know it should stop."""
+
+    def __init__(self, kernel, name):
+        self.kernel = kernel
+        self.name = name
+        self.city = kernel.city
+        self.devices = kernel.city.devices
+        self.stopping = kernel.stopping
+        self.frames = 0
+        self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+    def pack(self, payload, *, network, device=None, fport=None, fcnt=None, time=None,
+             rx=None):
+        """One frame as a ring record (no Frame object is built on the hot path)."""
+        return self._packer.pack([network, device, fport, fcnt,
+                                  time if time is not None else _now(), payload,
+                                  rx or {}, self.name])
+
+    def submit(self, payload, **kw):
+        """Push one frame now; False (and counted) when the ring refuses it."""
+        ok = self.kernel.aring.push(self.pack(payload, **kw))
+        if ok:
+            self.frames += 1
+            self.kernel.frames += 1
+        else:
+            self.kernel.count_error("ring_full")
+        return ok
+
+    async def put(self, records):
+        """Push packed records, waiting for space: nothing accepted here is lost."""
+        aring = self.kernel.aring
+        i, n = 0, len(records)
+        while i < n:
+            taken = aring.push_many(records[i:] if i else records)
+            i += taken
+            self.frames += taken
+            self.kernel.frames += taken
+            if i < n:
+                await aring.wait_space()
+
+    def emit(self, event: Event):
+        self.kernel.emit(event)
+
+    def count_error(self, kind, message=None, device=None):
+        self.kernel.count_error(kind, message, device=device, source=self.name)
+
+
+class ServiceContext:
+    """What a service gets while processing: emit events, send commands."""
+
+    def __init__(self, kernel, name):
+        self.kernel = kernel
+        self.name = name
+        self.city = kernel.city
+
+    def emit(self, event: Event):
+        if event.source is None:
+            event = Event(event.kind, event.severity, event.device, event.time, event.data,
+                          self.name)
+        self.kernel.emit(event)
+
+    def command(self, command: Command):
+        self.kernel.commands.append(command)
+
+
+def _now():
+    return time.time()
+
+
+class Kernel:
+    """Runs one validated :class:`hromada.city.City`."""
+
+    def __init__(self, city, *, progress=None):
+        self.city = city
+        self.host = city.host
+        self.frames = 0
+        self.readings = 0
+        self.events_total = 0
+        self.errors = Counter()
+        self.events: list[Event] = []
+        self.commands: list[Command] = []
+        self.commands_sent = 0
+        self.progress = progress
+        self.stopping = asyncio.Event()
+        k = city.kernel
+        self.ring = Ring(k["ring_bytes"], k["overflow"])
+        self.aring = AsyncRing(self.ring, wake_records=max(1, k["batch"] // 2),
+                               max_latency=k["max_latency"])
+        self.batch = k["batch"]
+        self._unknown_reported = set()
+        self._last_source = {}
+        self._decoders = {
+            dev.id: (self.host.device_models[dev.model].decode, dev.options, dev.model)
+            for dev in city.devices.values()
+        }
+        self.sources = {}
+        self.services = {}
+        self.sinks = {}
+        self.sink_rows = Counter()
+
+    # -- errors and events ---------------------------------------------------------
+
+    def emit(self, event: Event):
+        self.events.append(event)
+
+    def count_error(self, kind, message=None, *, device=None, source=None, data=None):
+        self.errors[kind] += 1
+        if message is not None:
+            payload = {"message": message, **(data or {})}
+            self.emit(Event(f"{kind}.error" if "." not in kind else kind, "warning", device,
+                            _now(), payload, source))
+
+    def _plugin_failed(self, where, exc, device=None):
+        msg = f"{where}: {format_error(exc)}"
+        log.warning("%s", msg)
+        self.count_error("plugin", msg, device=device, source=where)
+
+    # -- the decode stage ----------------------------------------------------------
+
+    def decode_batch(self, records):
+        """Packed frames -> readings (errors counted and reported as events)."""
+        readings = []
+        append = readings.append
+        unpackb = msgpack.unpackb
+        decoders = self._decoders
+        last_source = self._last_source
+        for rec in records:
+            try:
+                network, dev_id, fport, fcnt, t, payload, rx, source = unpackb(rec)
+            except Exception as exc:  # noqa: BLE001 - a source pushed garbage
+                self.count_error("frame", f"unreadable ring record: {exc}")
+                continue
+            entry = decoders.get(dev_id)
+            if entry is None:
+                if dev_id not in self._unknown_reported:
+                    self._unknown_reported.add(dev_id)
+                    self.emit(Event("device.unknown", "warning", dev_id, t,
+                                    {"message": f"frame from device {dev_id!r}, which is not "
+                                                "in the city's device list",
+                                     "network": network}, source))
+                self.errors["unknown_device"] += 1
+                continue
+            decode, options, model = entry
+            last_source[dev_id] = source
+            try:
+                values = decode(payload, fport, options)
+            except DecodeError as exc:
+                where = f" at byte {exc.offset}" if exc.offset is not None else ""
+                self.count_error("decode", f"{model}: {exc}{where}", device=dev_id,
+                                 source=source,
+                                 data={"model": model, "payload": bytes(payload).hex(),
+                                       "fport": fport})
+                continue
+            except Exception as exc:  # noqa: BLE001 - a codec that raises is isolated
+                self._plugin_failed(f"device model {model}", exc, device=dev_id)
+                continue
+            for quantity, value, unit in values:
+                append(Reading(dev_id, t, quantity, value, unit))
+        return readings
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self):
+        """Run until the sources end or :meth:`stop` is called; return the summary."""
+        t0 = time.perf_counter()
+        self._install_signals()
+        await self._start()
+        progress_task = asyncio.create_task(self._progress()) if self.progress else None
+        source_tasks = [asyncio.create_task(self._run_source(name, src, ctx), name=name)
+                        for name, (src, ctx) in self.sources.items()]
+        decode_task = asyncio.create_task(self._decode_loop())
+        sources_done = asyncio.gather(*source_tasks)
+        stop_wait = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([sources_done, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        self.stopping.set()
+        # Sources see `stopping` and return; give them a moment, then cancel.
+        done, pending = await asyncio.wait(source_tasks, timeout=5) if source_tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        stop_wait.cancel()
+        self.aring.close()
+        await decode_task
+        await self._stop()
+        if progress_task:
+            progress_task.cancel()
+            await asyncio.gather(progress_task, return_exceptions=True)
+        self._remove_signals()
+        summary = self.summary(time.perf_counter() - t0)
+        for plugin, _ in self.host.call_each("hromada_shutdown", city=self.city,
+                                             summary=summary):
+            pass
+        for plugin, message in self.host.errors:
+            log.warning("plugin %s: %s", plugin, message)
+        return summary
+
+    def stop(self):
+        """Ask the kernel to stop: sources end, accepted frames are still processed."""
+        self.stopping.set()
+
+    def _install_signals(self):
+        loop = asyncio.get_running_loop()
+        self._signals = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+                self._signals.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _remove_signals(self):
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+
+    async def _start(self):
+        city = self.city
+        for name, comp in city.sinks.items():
+            try:
+                sink = comp.descriptor.factory(name, comp.options, city)
+                await asyncio.to_thread(sink.open)
+                if hasattr(sink, "add_devices"):
+                    await asyncio.to_thread(sink.add_devices, list(city.devices.values()))
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"sink {name}", exc)
+                continue
+            self.sinks[name] = sink
+        state_dir = city.state_dir
+        for name, comp in city.services.items():
+            try:
+                svc = comp.descriptor.factory(name, comp.options, city)
+                ctx = ServiceContext(self, name)
+                state_file = state_dir / f"{name}.msgpack"
+                if hasattr(svc, "restore") and state_file.exists():
+                    svc.restore(msgpack.unpackb(state_file.read_bytes(), raw=False,
+                                                strict_map_key=False))
+                if hasattr(svc, "start"):
+                    svc.start(ctx)
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"service {name}", exc)
+                continue
+            self.services[name] = (svc, ctx)
+        for name, comp in city.sources.items():
+            try:
+                src = comp.descriptor.factory(name, comp.options, city)
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"source {name}", exc)
+                continue
+            self.sources[name] = (src, SourceContext(self, name))
+        for plugin, _ in self.host.call_each("hromada_startup", city=city):
+            pass
+
+    async def _run_source(self, name, src, ctx):
+        try:
+            await src.run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failing source must not stop the city
+            self._plugin_failed(f"source {name}", exc)
+
+    async def _decode_loop(self):
+        aring = self.aring
+        pending_write = None
+        while True:
+            await aring.wait_data()
+            records = aring.pop_many(self.batch)
+            if not records:
+                if aring.closed and len(self.ring) == 0:
+                    break
+                continue
+            readings = self.decode_batch(records)
+            self.readings += len(readings)
+            self._run_services(readings)
+            events, self.events = self.events, []
+            self.events_total += len(events)
+            if pending_write is not None:
+                await pending_write
+            pending_write = asyncio.ensure_future(self._write(readings, events))
+            if self.commands:
+                await self._send_commands()
+        if pending_write is not None:
+            await pending_write
+
+    def _run_services(self, readings):
+        for name, (svc, ctx) in self.services.items():
+            try:
+                svc.process(readings, ctx)
+            except Exception as exc:  # noqa: BLE001 - a failing service is isolated
+                self._plugin_failed(f"service {name}", exc)
+
+    async def _write(self, readings, events):
+        if not readings and not events:
+            return
+        for name, sink in self.sinks.items():
+            try:
+                await asyncio.to_thread(sink.write, readings, events)
+            except Exception as exc:  # noqa: BLE001 - a failing sink is isolated
+                self._plugin_failed(f"sink {name}", exc)
+                continue
+            self.sink_rows[name] += len(readings)
+
+    async def _send_commands(self):
+        commands, self.commands = self.commands, []
+        for cmd in commands:
+            try:
+                await self._send(cmd)
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"command for {cmd.device}", exc, device=cmd.device)
+
+    async def _send(self, cmd):
+        dev = self.city.devices.get(cmd.device)
+        if dev is None:
+            self.count_error("command", f"command for unknown device {cmd.device!r}",
+                             device=cmd.device)
+            return
+        if cmd.payload is None:
+            model = self.host.device_models[dev.model]
+            if model.encode_downlink is None:
+                self.count_error("command", f"device model {dev.model} takes no commands",
+                                 device=cmd.device)
+                return
+            fport, payload = model.encode_downlink(cmd.action or {}, dev.options)
+            cmd = Command(cmd.device, fport, payload, cmd.action, cmd.confirmed, cmd.time,
+                          cmd.source)
+        source = self._last_source.get(cmd.device)
+        target = self.sources.get(source)
+        if target is None or not hasattr(target[0], "send"):
+            target = next(((s, c) for s, c in self.sources.values() if hasattr(s, "send")),
+                          None)
+        if target is None:
+            # No source can carry downlinks (e.g. a simulated city): record it as sent
+            # to the journal so services can be tested end to end.
+            self.emit(Event("command.unsent", "info", cmd.device, cmd.time,
+                            {"fport": cmd.fport, "payload": cmd.payload.hex()}, cmd.source))
+            return
+        await target[0].send(cmd)
+        self.commands_sent += 1
+
+    async def _stop(self):
+        for name, (svc, ctx) in self.services.items():
+            try:
+                if hasattr(svc, "stop"):
+                    svc.stop(ctx)
+                if hasattr(svc, "snapshot"):
+                    state = svc.snapshot()
+                    self.city.state_dir.mkdir(parents=True, exist_ok=True)
+                    path = self.city.state_dir / f"{name}.msgpack"
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_bytes(msgpack.packb(state, use_bin_type=True))
+                    os.replace(tmp, path)
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"service {name}", exc)
+        if self.commands:
+            await self._send_commands()
+        events, self.events = self.events, []
+        self.events_total += len(events)
+        await self._write([], events)
+        for name, sink in self.sinks.items():
+            try:
+                await asyncio.to_thread(sink.close)
+            except Exception as exc:  # noqa: BLE001
+                self._plugin_failed(f"sink {name}", exc)
+        # Errors counted after the last write are still reported in the summary.
+
+    async def _progress(self):
+        last_frames, last_t = 0, time.perf_counter()
+        try:
+            while True:
+                await asyncio.sleep(0.5)
+                now = time.perf_counter()
+                rate = (self.frames - last_frames) / (now - last_t)
+                last_frames, last_t = self.frames, now
+                self.progress(self, rate)
+        except asyncio.CancelledError:
+            pass
+
+    def summary(self, seconds):
+        services = {}
+        for name, (svc, _ctx) in self.services.items():
+            if hasattr(svc, "summary"):
+                try:
+                    services[name] = svc.summary()
+                except Exception as exc:  # noqa: BLE001
+                    self._plugin_failed(f"service {name}", exc)
+        return {
+            "city": self.city.name,
+            "hromada": __version__,
+            "frames": self.frames,
+            "readings": self.readings,
+            "events": self.events_total,
+            "errors": sum(self.errors.values()),
+            "errors_by_kind": dict(self.errors),
+            "commands": self.commands_sent,
+            "seconds": round(seconds, 3),
+            "frames_per_second": round(self.frames / seconds, 1) if seconds else None,
+            "devices": len(self.city.devices),
+            "sources": {n: ctx.frames for n, (_s, ctx) in self.sources.items()},
+            "sinks": dict(self.sink_rows),
+            "services": services,
+            "ring": self.ring.stats(),
+        }
+
+
+def terminal_progress(kernel, rate):
+    """One status line, rewritten in place, on a terminal."""
+    line = (f"\r{kernel.city.name}: {kernel.frames:,} frames ({rate:,.0f}/s)  "
+            f"{kernel.readings:,} readings  {kernel.events_total:,} events  "
+            f"{sum(kernel.errors.values()):,} errors ")
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def run_city(city, *, progress=None):
+    """Run a loaded city to the end; return the summary dict."""
+    kernel = Kernel(city, progress=progress)
+    return asyncio.run(kernel.run())

@@ -1,0 +1,111 @@
+"""The embedded default sink: SQLite in WAL mode, batched writes.
+
+Schema (version 1)::
+
+    devices  (id TEXT PRIMARY KEY, model TEXT, name TEXT, lat REAL, lon REAL,
+              district TEXT, tags TEXT)                 -- tags comma-separated
+    readings (device TEXT, time REAL, quantity TEXT, value, unit TEXT)
+              -- time: POSIX seconds UTC; value keeps its type (REAL, INTEGER, TEXT)
+    events   (time REAL, kind TEXT, severity TEXT, device TEXT, source TEXT, data TEXT)
+              -- data: JSON object
+    meta     (key TEXT PRIMARY KEY, value TEXT)        -- schema_version, city
+
+An index on readings(device, time) serves the usual "one device over time" query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import hromada
+from hromada import Option, SinkType
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, name TEXT, lat REAL, lon REAL,
+    district TEXT, tags TEXT);
+CREATE TABLE IF NOT EXISTS readings (
+    device TEXT NOT NULL, time REAL NOT NULL, quantity TEXT NOT NULL, value, unit TEXT);
+CREATE INDEX IF NOT EXISTS readings_device_time ON readings (device, time);
+CREATE TABLE IF NOT EXISTS events (
+    time REAL, kind TEXT NOT NULL, severity TEXT NOT NULL, device TEXT, source TEXT,
+    data TEXT);
+"""
+
+
+def _value(v):
+    # SQLite keeps int/float/str natively; anything else is stored as JSON text.
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int | float | str) or v is None:
+        return v
+    if isinstance(v, bytes):
+        return v.hex()
+    return json.dumps(v, default=str)
+
+
+class SQLiteSink:
+    def __init__(self, name, options, city):
+        self.name = name
+        self.path = options["path"]
+        self.city_name = city.name if city is not None else ""
+        self.synchronous = options["synchronous"]
+        self.db = None
+
+    def open(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={self.synchronous}")
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('city', ?)", (self.city_name,))
+        self.db.commit()
+
+    def add_devices(self, devices):
+        self.db.executemany(
+            "INSERT OR REPLACE INTO devices VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.id, d.model, d.name, d.lat, d.lon, d.district, ",".join(d.tags))
+             for d in devices])
+        self.db.commit()
+
+    def write(self, readings, events):
+        db = self.db
+        if readings:
+            db.executemany(
+                "INSERT INTO readings VALUES (?, ?, ?, ?, ?)",
+                [(r.device, r.time, r.quantity, _value(r.value), r.unit) for r in readings])
+        if events:
+            db.executemany(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                [(e.time, e.kind, e.severity, e.device, e.source,
+                  json.dumps(dict(e.data), default=str)) for e in events])
+        db.commit()
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+@hromada.hookimpl
+def hromada_sinks():
+    return [
+        SinkType(
+            name="sqlite",
+            factory=SQLiteSink,
+            help="Embedded SQLite database (WAL, batched writes): devices, readings, events.",
+            options=(
+                Option("path", "path", default="city.db",
+                       help="database file, relative to the city file"),
+                Option("synchronous", "str", default="NORMAL",
+                       choices=("OFF", "NORMAL", "FULL"),
+                       help="SQLite synchronous pragma (NORMAL is safe with WAL)"),
+            ),
+        )
+    ]
