@@ -86,8 +86,7 @@ class PluginHost:
         load = set(load) | set(_env_list("HROMADA_PLUGINS"))
         if autoload is None:
             autoload = not _env_flag("HROMADA_DISABLE_PLUGIN_AUTOLOAD")
-        if _env_flag("HROMADA_TRACE_PLUGINS"):
-            self._trace()
+        self.trace = _env_flag("HROMADA_TRACE_PLUGINS")
         if entry_points:
             self._load_entry_points(deny, load, autoload)
         for name, obj in plugins:
@@ -165,6 +164,9 @@ class PluginHost:
         hook = getattr(self.pm.hook, hook_name)
         for impl in reversed(hook.get_hookimpls()):
             args = {k: kwargs[k] for k in impl.argnames}
+            if self.trace:
+                print(f"[hromada trace] {hook_name} -> {impl.plugin_name}", file=sys.stderr)
+                t0 = time.perf_counter()
             try:
                 result = impl.function(**args)
             except Exception as exc:  # noqa: BLE001 - isolation is the point
@@ -175,6 +177,10 @@ class PluginHost:
                     info.error = msg
                     info.status = "failed"
                 continue
+            if self.trace:
+                ms = (time.perf_counter() - t0) * 1000
+                print(f"[hromada trace] {hook_name} <- {impl.plugin_name} in {ms:.2f} ms",
+                      file=sys.stderr)
             out.append((impl.plugin_name, result))
         return out
 
@@ -203,18 +209,6 @@ class PluginHost:
     def owner(self, kind, name):
         """The plugin that provides descriptor ``name`` of ``kind`` ("sinks", ...)."""
         return self._owner.get((kind, name))
-
-    def _trace(self):
-        def before(hook_name, hook_impls, kwargs):
-            self._t0 = time.perf_counter()
-            names = ", ".join(i.plugin_name for i in hook_impls)
-            print(f"[hromada trace] {hook_name} -> {names}", file=sys.stderr)
-
-        def after(outcome, hook_name, hook_impls, kwargs):
-            ms = (time.perf_counter() - self._t0) * 1000
-            print(f"[hromada trace] {hook_name} done in {ms:.2f} ms", file=sys.stderr)
-
-        self.pm.add_hookcall_monitoring(before, after)
 
     def report(self):
         """A list of dicts, one per plugin, for ``hromada plugins --json``."""

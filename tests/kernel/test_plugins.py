@@ -144,8 +144,8 @@ def test_trace_switch_prints_hook_calls(monkeypatch, capsys):
     monkeypatch.setenv("HROMADA_TRACE_PLUGINS", "1")
     PluginHost()
     err = capsys.readouterr().err
-    assert "[hromada trace] hromada_device_models -> " in err
-    assert re.search(r"hromada_sinks done in [\d.]+ ms", err)
+    assert "[hromada trace] hromada_device_models -> cayenne\n" in err
+    assert re.search(r"\[hromada trace\] hromada_sinks <- sqlite in [\d.]+ ms\n", err)
 
 
 # -- the catalogue stays honest (datasette's test_docs / test_plugin_hooks_have_tests) --
