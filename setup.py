@@ -41,7 +41,7 @@ def extensions():
                 f"hromada.{name}",
                 [pyx, *c_sources],
                 include_dirs=["ext", f"ext/{name}"],
-                extra_compile_args=["-O3", "-std=c11", "-Wno-unused-function"],
+                extra_compile_args=["-O3", "-g0", "-std=c11", "-Wno-unused-function"],
                 # Set per extension so that setuptools keeps it: cythonize() would drop it.
                 optional=not REQUIRE_EXTENSIONS,
             )
