@@ -220,9 +220,7 @@ class Kernel:
             await asyncio.gather(progress_task, return_exceptions=True)
         self._remove_signals()
         summary = self.summary(time.perf_counter() - t0)
-        for plugin, _ in self.host.call_each("hromada_shutdown", city=self.city,
-                                             summary=summary):
-            pass
+        self.host.call_each("hromada_shutdown", city=self.city, summary=summary)
         for plugin, message in self.host.errors:
             log.warning("plugin %s: %s", plugin, message)
         return summary
@@ -280,8 +278,7 @@ class Kernel:
                 self._plugin_failed(f"source {name}", exc)
                 continue
             self.sources[name] = (src, SourceContext(self, name))
-        for plugin, _ in self.host.call_each("hromada_startup", city=city):
-            pass
+        self.host.call_each("hromada_startup", city=city)
 
     async def _run_source(self, name, src, ctx):
         try:

@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+
 from conftest import implementations
 from hromada.errors import RingFullError
 from hromada.ring import AsyncRing

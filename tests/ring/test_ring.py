@@ -4,8 +4,9 @@ import array
 import collections
 import pickle
 
-import hromada.ring
 import pytest
+
+import hromada.ring
 from conftest import implementations, require_compiled
 from hromada import compiled
 from hromada.errors import RingFullError

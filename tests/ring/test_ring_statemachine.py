@@ -9,11 +9,12 @@ twin, the oracle of the first machine, is checked too.
 import collections
 
 import pytest
-from hromada import compiled
-from hromada.errors import RingFullError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from hromada import compiled
+from hromada.errors import RingFullError
 
 COMPILED, PURE = compiled.both("ring")
 
