@@ -220,7 +220,7 @@ class Kernel:
             await asyncio.gather(progress_task, return_exceptions=True)
         self._remove_signals()
         summary = self.summary(time.perf_counter() - t0)
-        self.host.call_each("hromada_shutdown", city=self.city, summary=summary)
+        self._call_hook("hromada_shutdown", city=self.city, summary=summary)
         for plugin, message in self.host.errors:
             log.warning("plugin %s: %s", plugin, message)
         return summary
@@ -278,7 +278,17 @@ class Kernel:
                 self._plugin_failed(f"source {name}", exc)
                 continue
             self.sources[name] = (src, SourceContext(self, name))
-        self.host.call_each("hromada_startup", city=city)
+        self._call_hook("hromada_startup", city=city)
+
+    def _call_hook(self, hook_name, **kwargs):
+        """A lifecycle hook: each plugin's failure is counted and reported, not fatal."""
+        before = len(self.host.errors)
+        self.host.call_each(hook_name, **kwargs)
+        for plugin, message in self.host.errors[before:]:
+            self.count_error("plugin", f"plugin {plugin}: {message}", source=plugin)
+            if "summary" in kwargs:  # after the run: the summary still tells
+                kwargs["summary"]["errors"] += 1
+                kwargs["summary"]["errors_by_kind"]["plugin"] = self.errors["plugin"]
 
     async def _run_source(self, name, src, ctx):
         try:

@@ -204,3 +204,17 @@ def test_sigterm_stops_cleanly_and_loses_nothing(tmp_path):
     assert summary["errors"] == 0
     assert rows(tmp_path / "quickstart.db", "select count(*) from readings") == [
         (summary["readings"],)]
+
+
+def test_a_failing_lifecycle_hook_is_reported_and_the_city_runs(tmp_path):
+    plugin = PLUGIN.replace(
+        'LOG.open("a").write(json.dumps(["startup", city.name]) + "\\n")',
+        'raise KeyError("no such district")')
+    (tmp_path / "localplug.py").write_text(plugin.replace("UNLUCKY = True", "UNLUCKY = False"))
+    (tmp_path / "city.toml").write_text(CITY)
+    summary = run_city(load_city(tmp_path / "city.toml"))
+    assert summary["readings"] == 4
+    assert summary["errors_by_kind"] == {"decode": 1, "unknown_device": 2, "plugin": 1}
+    [(data,)] = rows(tmp_path / "out.db", "select data from events where kind = 'plugin.error'")
+    assert json.loads(data)["message"] == (
+        "plugin localplug: hromada_startup raised KeyError: 'no such district'")
