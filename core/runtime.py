@@ -187,8 +187,11 @@ class Kernel:
             except Exception as exc:  # noqa: BLE001 - a codec that raises is isolated
                 self._plugin_failed(f"device model {model}", exc, device=dev_id)
                 continue
-            for quantity, value, unit in values:
-                append(Reading(dev_id, t, quantity, value, unit))
+            for item in values:
+                if len(item) == 3:
+                    append(Reading(dev_id, t, item[0], item[1], item[2]))
+                else:  # (quantity, value, unit, time): a payload with its own timestamps
+                    append(Reading(dev_id, item[3], item[0], item[1], item[2]))
         return readings
 
     # -- running -------------------------------------------------------------------

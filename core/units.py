@@ -65,12 +65,16 @@ UNITS = {
     "ppb": "parts per billion (hromada)",
     "dBA": "A-weighted decibel (hromada)",
     "mm": "millimetre (hromada)",
+    "nm": "nanometre (hromada)",
+    "1/cm3": "particles per cubic centimetre (hromada)",
     "cm": "centimetre (hromada)",
     "bar": "bar (hromada)",
     "min": "minute (hromada)",
     "h": "hour (hromada)",
     "d": "day (hromada)",
     "bool": "true/false state (hromada)",
+    "gn": "standard gravity, 9.80665 m/s2 (hromada; accelerometers)",
+    "deg/s": "degree per second (hromada; gyrometers)",
     "": "dimensionless or text",
 }
 
