@@ -9,12 +9,13 @@ import math
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from conftest import implementations, require_compiled
 from hromada import Device, compiled
 from hromada.errors import DecodeError, EncodeError
 from hromada.units import UNITS
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 IMPLS = implementations("lpp")
 
