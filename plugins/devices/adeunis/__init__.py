@@ -1,0 +1,10 @@
+"""Adeunis device models (hromada plugin ``adeunis``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

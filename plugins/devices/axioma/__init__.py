@@ -1,0 +1,10 @@
+"""Axioma Metering device models (hromada plugin ``axioma``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

@@ -1,0 +1,10 @@
+"""Bosch device models (hromada plugin ``bosch``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

@@ -1,0 +1,10 @@
+"""Dragino device models (hromada plugin ``dragino``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

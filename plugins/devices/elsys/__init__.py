@@ -1,0 +1,10 @@
+"""Elsys device models (hromada plugin ``elsys``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

@@ -1,0 +1,10 @@
+"""Elvaco device models (hromada plugin ``elvaco``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()

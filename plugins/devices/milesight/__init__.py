@@ -1,0 +1,10 @@
+"""Milesight device models (hromada plugin ``milesight``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()
