@@ -11,7 +11,7 @@ import os
 import warnings
 
 #: Names of the modules that have a compiled implementation.
-KNOWN = ("ring", "lpp", "layout")
+KNOWN = ("ring", "lpp", "layout", "wmbus")
 
 
 def _flag(name):

@@ -59,6 +59,8 @@ UNITS = {
     "MJ": "megajoule (hromada)",
     "m3/h": "cubic metre per hour (hromada)",
     "l/h": "litre per hour (hromada)",
+    "km/h": "kilometre per hour: vehicle speeds (hromada)",
+    "kg/h": "kilogram per hour: mass flow (hromada)",
     "ug/m3": "microgram per cubic metre (hromada)",
     "mg/m3": "milligram per cubic metre (hromada)",
     "ppm": "parts per million (hromada)",
