@@ -67,13 +67,17 @@ class SkipCheck(Exception):
 
 
 def normalize_readings(readings) -> list[tuple[str, Any, str]]:
-    """``[(quantity, value, unit)]`` from tuples, dicts or :class:`hromada.Reading` s."""
+    """``[(quantity, value, unit)]`` from tuples (a fourth element, the reading's own
+    time, is dropped), dicts or :class:`hromada.Reading` s."""
     out = []
     for r in readings:
         if isinstance(r, Mapping):
             out.append((r["quantity"], r["value"], r.get("unit", "")))
         elif hasattr(r, "quantity") and hasattr(r, "value"):
             out.append((r.quantity, r.value, getattr(r, "unit", "")))
+        elif len(r) == 4:  # (quantity, value, unit, time): the time is not compared
+            q, v, u, _t = r
+            out.append((q, v, u))
         else:
             q, v, u = r
             out.append((q, v, u))

@@ -282,3 +282,11 @@ def test_python_m_hromada_testing(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "8 passed" in proc.stdout
+
+
+def test_timestamped_readings_are_accepted():
+    from hromada.testing import assert_readings, normalize_readings
+
+    got = [("volume", 12.5, "m3", 1780000000.0), ("volume", 12.75, "m3", 1780003600.0)]
+    assert normalize_readings(got) == [("volume", 12.5, "m3"), ("volume", 12.75, "m3")]
+    assert_readings(got, [("volume", 12.5, "m3"), ("volume", 12.75, "m3")])
