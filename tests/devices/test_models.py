@@ -20,7 +20,7 @@ from hromada.plugins import PluginHost
 from hromada.units import UNITS
 
 VENDORS = ("adeunis", "axioma", "bosch", "decentlab", "dragino", "elsys", "elvaco",
-           "milesight")
+           "milesight", "nas", "netvox", "nwave", "pmx")
 IMPLS = implementations("layout")
 
 
@@ -277,8 +277,16 @@ def test_models_load_through_the_plugin_host():
 
 def test_model_coverage():
     families = {m.family for m in _DEFAULT}
-    assert len(_DEFAULT) >= 19
-    for family in ("water_meter", "heat_meter", "electricity_meter", "pulse_counter",
-                   "waste_bin", "air_quality", "noise", "climate", "street_light",
-                   "parking", "people_counter"):
+    assert len(_DEFAULT) >= 24
+    for family in ("water_meter", "gas_meter", "heat_meter", "electricity_meter",
+                   "pulse_counter", "waste_bin", "air_quality", "noise", "climate",
+                   "street_light", "parking", "people_counter", "traffic_counter"):
         assert family in families, family
+    def dims(model):
+        try:
+            return model.encode_downlink({"dim": 40}, {})[1] != b""
+        except EncodeError:
+            return False  # switches only (milesight/ws558)
+    dimmable = [m.id for m in _DEFAULT if m.family == "street_light" and m.encode_downlink
+                and dims(m)]
+    assert dimmable, "no street light takes a dimming downlink"

@@ -1,0 +1,10 @@
+"""PMX device models (hromada plugin ``pmx``)."""
+
+import hromada
+
+from .codec import build_models
+
+
+@hromada.hookimpl
+def hromada_device_models():
+    return build_models()
