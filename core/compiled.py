@@ -11,7 +11,7 @@ import os
 import warnings
 
 #: Names of the modules that have a compiled implementation.
-KNOWN = ("ring", "lpp", "layout", "wmbus")
+KNOWN = ("ring", "lpp", "layout", "wmbus", "lorawan")
 
 
 def _flag(name):
