@@ -181,8 +181,11 @@ def check_city(path, *, host=None):
         host = PluginHost(deny=plugin_opts.get("deny", ()), load=plugin_opts.get("load", ()),
                           autoload=None if plugin_opts.get("autoload", True) else False,
                           files=files)
-    for plugin, message in host.errors:
-        out.add(f"plugins.{plugin}", message)
+    # A broken plugin does not make the city invalid by itself (the kernel isolates
+    # it); it is named wherever the city refers to something it would have provided.
+    failed = sorted({plugin for plugin, _ in host.errors})
+    hint = f" (plugins that failed to load: {', '.join(failed)}; see 'hromada plugins')" \
+        if failed else ""
 
     comps = {}
     for kind, word in KINDS.items():
@@ -201,7 +204,7 @@ def check_city(path, *, host=None):
             desc = registry.get(plugin)
             if desc is None:
                 out.add(f"{where}.plugin", f"unknown {word} plugin {plugin!r}; installed: "
-                                           f"{', '.join(sorted(registry)) or 'none'}")
+                                           f"{', '.join(sorted(registry)) or 'none'}{hint}")
                 continue
             opts, p = validate_options(desc.options, spec, where, base_dir=base)
             out.extend(p)
@@ -219,10 +222,10 @@ def check_city(path, *, host=None):
         if not isinstance(entry, dict):
             out.add(where, "must be a table with id and model")
             continue
-        _add_device(entry, where, host, devices, out, None)
+        _add_device(entry, where, host, devices, out, None, hint)
     csv_path = city_opts.get("devices")
     if csv_path is not None:
-        _load_csv(Path(csv_path), host, devices, out)
+        _load_csv(Path(csv_path), host, devices, out, hint)
 
     if out.problems:
         return None, out.problems
@@ -253,7 +256,7 @@ def _number(value, lo, hi):
     return float(value)
 
 
-def _add_device(entry, where, host, devices, out, file):
+def _add_device(entry, where, host, devices, out, file, hint=""):
     """Validate one device (from [[devices]] or a CSV row) and add it."""
     ok = True
     dev_id = entry.get("id")
@@ -276,8 +279,8 @@ def _add_device(entry, where, host, devices, out, file):
         model = host.device_models.get(model_id)
         if model is None:
             known = ", ".join(sorted(host.device_models)) or "none"
-            out.add(f"{where}.model", f"unknown device model {model_id!r}; installed: {known}",
-                    file)
+            out.add(f"{where}.model",
+                    f"unknown device model {model_id!r}; installed: {known}{hint}", file)
             ok = False
     coords = {}
     for key, lo, hi in (("lat", -90, 90), ("lon", -180, 180)):
@@ -332,7 +335,7 @@ def _coerce_csv_options(schema, raw):
     return out
 
 
-def _load_csv(path, host, devices, out):
+def _load_csv(path, host, devices, out, hint=""):
     name = str(path)
     try:
         f = open(path, newline="", encoding="utf-8")
@@ -350,4 +353,4 @@ def _load_csv(path, host, devices, out):
             if None in row:
                 out.add(f"line {reader.line_num}", "more cells than header columns", name)
                 continue
-            _add_device(row, f"line {reader.line_num}", host, devices, out, name)
+            _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint)

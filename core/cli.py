@@ -92,6 +92,9 @@ def _check(path, as_json=False):
     from .city import check_city
 
     city, problems = check_city(path)
+    if city is not None:
+        for plugin, message in city.host.errors:
+            print(f"warning: plugin {plugin}: {message}", file=sys.stderr)
     if problems:
         if as_json:
             _print_json({"valid": False, "problems": [p.to_dict() for p in problems]})

@@ -186,3 +186,20 @@ def test_cli_run_refuses_an_invalid_city(tmp_path, capsys):
     assert main(["run", str(p)]) == 2
     assert "sinks.db.plugin: unknown sink plugin 'oracle'" in capsys.readouterr().err
     assert not (tmp_path / "test.db").exists()
+
+
+def test_a_broken_plugin_does_not_invalidate_the_city(tmp_path, capsys):
+    (tmp_path / "broken.py").write_text("import no_such_module_here\n")
+    p = write(tmp_path, BASE.replace("[sources.sim]", '[plugins]\nmodules = ["broken.py"]\n\n'
+                                                      "[sources.sim]"))
+    assert main(["check", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: plugin broken: failed to load {tmp_path / 'broken.py'}: "
+            "ModuleNotFoundError: No module named 'no_such_module_here'") in err
+    # ...but what it would have provided is reported with the hint
+    p = write(tmp_path, BASE.replace("[sources.sim]", '[plugins]\nmodules = ["broken.py"]\n\n'
+                                                      "[sources.sim]").replace(
+        'model = "cayenne/lpp"', 'model = "broken/thing"'))
+    [(where, msg)] = problems_of(p)
+    assert where == "devices[0].model"
+    assert msg.endswith("(plugins that failed to load: broken; see 'hromada plugins')")
