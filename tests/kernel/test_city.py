@@ -203,3 +203,20 @@ def test_a_broken_plugin_does_not_invalidate_the_city(tmp_path, capsys):
     [(where, msg)] = problems_of(p)
     assert where == "devices[0].model"
     assert msg.endswith("(plugins that failed to load: broken; see 'hromada plugins')")
+
+
+@pytest.mark.parametrize("table", ['deny = ["cayenne"]', 'autoload = false'])
+def test_city_toml_plugin_switches(tmp_path, table):
+    p = write(tmp_path, BASE.replace("[sources.sim]", f"[plugins]\n{table}\n\n[sources.sim]"))
+    [(where, msg)] = problems_of(p)
+    assert where == "devices[0].model"
+    assert msg.startswith("unknown device model 'cayenne/lpp'; installed: ")
+    # essential plugins stay: the simulator source and the sqlite sink still resolve
+
+
+def test_city_toml_autoload_off_with_load_list(tmp_path):
+    p = write(tmp_path, BASE.replace("[sources.sim]", '[plugins]\nautoload = false\n'
+                                                      'load = ["cayenne"]\n\n[sources.sim]'))
+    city = load_city(p)
+    assert set(city.host.device_models) == {"cayenne/lpp"}
+    assert city.host.plugins["milesight"].status == "disabled"
