@@ -115,6 +115,7 @@ class Kernel:
         self.commands_sent = 0
         self.progress = progress
         self.stopping = asyncio.Event()
+        self._signalled = False
         k = city.kernel
         self.ring = Ring(k["ring_bytes"], k["overflow"])
         self.aring = AsyncRing(self.ring, wake_records=max(1, k["batch"] // 2),
@@ -232,12 +233,24 @@ class Kernel:
         """Ask the kernel to stop: sources end, accepted frames are still processed."""
         self.stopping.set()
 
+    def _on_signal(self, sig):
+        if not self._signalled:
+            self._signalled = True
+            self.stop()
+            return
+        # A second signal while stopping: something hangs (a stuck sink, say) and the
+        # operator wants out now; accepted frames still in the ring are lost.
+        sys.stderr.write(f"\nhromada: second {signal.Signals(sig).name}: stopping now, "
+                         f"{len(self.ring)} frames left in the ring\n")
+        sys.stderr.flush()
+        os._exit(128 + sig)
+
     def _install_signals(self):
         loop = asyncio.get_running_loop()
         self._signals = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.stop)
+                loop.add_signal_handler(sig, self._on_signal, sig)
                 self._signals.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -194,7 +195,8 @@ def test_sigterm_stops_cleanly_and_loses_nothing(tmp_path):
         [sys.executable, "-m", "hromada", "run", "city.toml", "--summary-json", "s.json"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    time.sleep(2.5)
+    assert proc.stderr.readline().startswith(b"running Quickstart")
+    time.sleep(1.5)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
@@ -218,3 +220,39 @@ def test_a_failing_lifecycle_hook_is_reported_and_the_city_runs(tmp_path):
     [(data,)] = rows(tmp_path / "out.db", "select data from events where kind = 'plugin.error'")
     assert json.loads(data)["message"] == (
         "plugin localplug: hromada_startup raised KeyError: 'no such district'")
+
+
+def test_a_second_signal_forces_the_stop_of_a_hung_city(tmp_path):
+    (tmp_path / "stuck.py").write_text(textwrap.dedent('''
+        import time
+        import hromada
+        from hromada import SinkType
+
+        class Stuck:
+            def __init__(self, name, options, city): pass
+            def open(self): pass
+            def write(self, readings, events):
+                time.sleep(3600)  # a database that never answers
+            def close(self): pass
+
+        @hromada.hookimpl
+        def hromada_sinks():
+            return [SinkType("stuck", Stuck)]
+        '''))
+    for name in ("city.toml", "devices.csv"):
+        shutil.copy(QUICKSTART / name, tmp_path / name)
+    city = (tmp_path / "city.toml").read_text().replace('plugin = "sqlite"', 'plugin = "stuck"')
+    city = city.replace('path = "quickstart.db"', "").replace(
+        "[sources.sim]", '[plugins]\nmodules = ["stuck.py"]\n\n[sources.sim]')
+    (tmp_path / "city.toml").write_text(city)
+    proc = subprocess.Popen([sys.executable, "-m", "hromada", "run", "city.toml"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stderr.readline().startswith(b"running Quickstart")
+    time.sleep(1.5)  # the sink is stuck in its first write by now
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert proc.poll() is None  # the first signal waits for the sink
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "second SIGTERM: stopping now" in err.decode()
