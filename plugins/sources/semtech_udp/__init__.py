@@ -1,0 +1,849 @@
+"""The ``semtech-udp`` source: LoRaWAN gateways (Semtech UDP packet forwarder) straight in.
+
+A small city needs no separate network server: gateways running the Semtech packet
+forwarder (GWMP over UDP, :mod:`.gwmp`) send their received radio packets here, and this
+source does the network server's part of the work:
+
+- answers PUSH_DATA and PULL_DATA, tracks gateways by EUI (address, last seen, the
+  forwarder's ``stat`` counters), counts malformed datagrams (``gwmp``) and ignores them;
+- decodes each uplink once even when several gateways heard it: copies arriving within
+  ``dedup_window`` are merged, the best signal kept and every gateway recorded in the
+  frame's ``rx`` metadata;
+- checks each data uplink against the device sessions (:mod:`hromada.lorawan.session`:
+  MIC, 32-bit FCnt, replays and duplicates), decrypts it and pushes the application
+  payload into the ring as a ``lorawan`` frame of the device (its DevEUI), so that the
+  device's model decodes it;
+- answers join-requests of OTAA devices whose root keys the city holds (:mod:`.joinserver`);
+- sends downlinks from services as PULL_RESP: class A in the RX1 or RX2 window of the
+  device's uplink (the gateway's ``tmst`` plus the receive delay), class C at once; a
+  TX_ACK with an error becomes a ``lorawan.tx_error`` event;
+- keeps the session counters (never keys) in the city's ``state_dir``, written
+  periodically and at stop, so a restart reopens no replay window.
+
+Device identities and keys come from the ``keys`` table or ``keys_file``
+(:mod:`.devices`); keys are never printed or logged.  README.md has a city example.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import random
+import socket
+import time
+from collections import Counter, deque
+
+import msgpack
+
+import hromada
+from hromada import Event, Option, SourceType, lorawan
+from hromada.errors import EncodeError
+from hromada.lorawan.session import DEFAULT_MAX_GAP, DeviceSession, SessionTable
+
+from . import gwmp
+from .devices import load_devices
+from .joinserver import JoinRefused, JoinServer, cflist_bytes, dev_addr_range, parse_range
+
+log = logging.getLogger("hromada.semtech_udp")
+
+STATE_FORMAT = 1
+#: TX_ACK tokens remembered (gateways on protocol v1 never answer).
+MAX_PENDING_TX = 1024
+
+#: Verdicts of SessionTable.check_uplink -> the error kind counted.
+_REJECTED = {"duplicate": "replay", "replay": "replay", "gap": "fcnt_gap", "mic": "mic",
+             "unknown_dev_addr": "unknown_dev_addr", "decode_error": "frame",
+             "not_data_uplink": "frame"}
+
+
+def parse_bind(text, where):
+    """``"host:port"`` (``"[::1]:1700"`` for IPv6) -> (host, port)."""
+    host, sep, port = str(text).rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{where}: {text!r} is not host:port (e.g. \"0.0.0.0:1700\")")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def format_address(addr):
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Gateway:
+    """What the source knows of one gateway."""
+
+    __slots__ = ("eui", "address", "pull_address", "version", "first_seen", "last_seen",
+                 "last_pull", "stat", "location", "rxpk", "pushes", "downlinks", "tx_errors")
+
+    def __init__(self, eui):
+        self.eui = eui
+        self.address = None        # where its PUSH_DATA come from
+        self.pull_address = None   # where PULL_RESP go (its PULL_DATA's sender)
+        self.version = 2
+        self.first_seen = self.last_seen = time.time()
+        self.last_pull = None
+        self.stat = {}
+        self.location = None
+        self.rxpk = 0
+        self.pushes = 0
+        self.downlinks = 0
+        self.tx_errors = 0
+
+    def to_dict(self):
+        return {"eui": self.eui, "address": self.address and format_address(self.address),
+                "pull_address": self.pull_address and format_address(self.pull_address),
+                "version": self.version, "first_seen": self.first_seen,
+                "last_seen": self.last_seen, "last_pull": self.last_pull,
+                "stat": dict(self.stat), "location": self.location, "rxpk": self.rxpk,
+                "pushes": self.pushes, "downlinks": self.downlinks,
+                "tx_errors": self.tx_errors}
+
+
+class _Uplink:
+    """One radio packet while its copies from other gateways may still arrive."""
+
+    __slots__ = ("phy", "first", "deadline", "time", "heard")
+
+    def __init__(self, phy, first, deadline, wall):
+        self.phy = phy
+        self.first = first        # monotonic time of the first copy
+        self.deadline = deadline
+        self.time = wall
+        self.heard = []           # [(gateway eui, gwmp.Rx)]
+
+
+class _Window:
+    """A class A device's receive windows after one uplink."""
+
+    __slots__ = ("first", "heard", "fcnt", "used")
+
+    def __init__(self, first, heard, fcnt):
+        self.first = first        # monotonic time the uplink arrived
+        self.heard = heard        # [(gateway eui, gwmp.Rx)], best signal first
+        self.fcnt = fcnt
+        self.used = False
+
+
+def _write_atomic(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class SemtechUdpSource:
+    """One UDP endpoint for Semtech packet forwarders; see the module documentation."""
+
+    def __init__(self, name, options, city):
+        self.name = name
+        where = f"sources.{name}"
+        self.where = where
+        self.bind = parse_bind(options["bind"], f"{where}.bind")
+        self.dedup_window = float(options["dedup_window"])
+        self.rx1_delay = options["rx1_delay"]
+        self.rx1_dr_offset = options["rx1_dr_offset"]
+        self.rx2_frequency = float(options["rx2_frequency"])
+        try:
+            self.rx2_datr = gwmp.check_datr(options["rx2_datr"])
+        except ValueError as exc:
+            raise ValueError(f"{where}.rx2_datr: {exc}") from None
+        self.tx_power = options["tx_power"]
+        self.tx_lead = float(options["tx_lead"])
+        self.state_interval = float(options["state_interval"])
+        self.max_events = options["max_events"]
+        self.queue_limit = options["downlink_queue"]
+        self.rcvbuf = options["rcvbuf"]
+        self.allowed = {self._eui(e, f"{where}.gateways") for e in options["gateways"]}
+        city_devices = city.devices if city is not None else None
+        self.devices = load_devices(options["keys"], options["keys_file"], city_devices, where)
+        self.class_c = {d for d, dev in self.devices.items() if dev.device_class == "C"}
+        for dev in options["class_c"]:
+            dev = str(dev).strip().lower()
+            if city_devices is not None and dev not in city_devices:
+                raise ValueError(f"{where}.class_c: device {dev!r} is not in the city's "
+                                 "device list")
+            self.class_c.add(dev)
+        net_id_text = str(options["net_id"]).strip()
+        try:
+            if len(net_id_text) != 6:
+                raise ValueError
+            net_id = int(net_id_text, 16)
+        except ValueError:
+            raise ValueError(f"{where}.net_id: expected 6 hex digits, got "
+                             f"{options['net_id']!r}") from None
+        addr_range = (parse_range(options["dev_addr_range"], f"{where}.dev_addr_range")
+                      if options["dev_addr_range"] else dev_addr_range(net_id))
+        cflist = list(options["cflist"])
+        self.channels = {round(f * 10000): i for i, f in
+                         enumerate((*gwmp.EU868_DEFAULT_CHANNELS, *cflist))}
+        rx2_dr = gwmp.eu868_dr(self.rx2_datr)
+        self.joins = JoinServer(
+            self.devices, net_id=net_id, addr_range=addr_range,
+            rx1_dr_offset=self.rx1_dr_offset, rx2_dr=rx2_dr if rx2_dr is not None else 0,
+            rx_delay=self.rx1_delay, cflist=cflist_bytes(cflist, f"{where}.cflist"),
+            dev_nonce_check=options["dev_nonce_check"])
+        self.join_enabled = options["join"]
+        self.table = SessionTable(max_gap=options["max_gap"])
+        self.state_path = (city.state_dir / f"{name}.semtech-udp.msgpack"
+                           if city is not None else None)
+        self._queues: dict[str, deque] = {}
+        self._load_state()
+
+        self.gateways: dict[str, Gateway] = {}
+        self.stats = Counter()
+        self.address = None
+        self.ready = asyncio.Event()
+        self.ctx = None
+        self.sock = None
+        self._pending: dict[bytes, _Uplink] = {}
+        self._wake = asyncio.Event()
+        self._windows: dict[str, _Window] = {}
+        self._tx = collections.OrderedDict()   # PULL_RESP token -> what it carried
+        self._token = random.randrange(1 << 16)
+        self._events = Counter()
+        self._dirty = False
+        self._save_now = asyncio.Event()
+
+    @staticmethod
+    def _eui(text, where):
+        t = str(text).strip().lower().replace("-", "").replace(":", "")
+        if len(t) != 16 or any(c not in "0123456789abcdef" for c in t):
+            raise ValueError(f"{where}: {text!r} is not a gateway EUI (16 hex digits)")
+        return t
+
+    # -- sessions and their state between runs -----------------------------------------
+
+    def _abp_session(self, dev, state=None):
+        keys = {k: v for k, v in dev.session_keys.items()}
+        if state is not None:
+            s = DeviceSession.from_dict(state, **keys)
+        else:
+            s = DeviceSession.create(dev.id, dev.dev_addr, version=dev.version, **keys)
+        s.allow_reset = dev.allow_reset
+        s.max_gap = dev.max_gap
+        return s
+
+    def _load_state(self):
+        stored = {}
+        path = self.state_path
+        if path is not None and path.exists():
+            try:
+                data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+                if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+                    raise ValueError("not a semtech-udp state file of format "
+                                     f"{STATE_FORMAT}")
+                self.joins.load_state(data.get("joins") or {})
+                table = data.get("table") or {}
+                stored = {sd["device"]: sd for sd in table.get("sessions", ())}
+                self.table.counters.update(table.get("counters") or {})
+                self._queues = {dev: deque((fport, bytes(payload), bool(confirmed))
+                                           for fport, payload, confirmed in items)
+                                for dev, items in (data.get("queues") or {}).items()
+                                if dev in self.devices}
+            except Exception as exc:  # noqa: BLE001 - any damage: refuse, do not guess
+                raise ValueError(
+                    f"{self.where}: state file {path} is unreadable ({exc}); the frame "
+                    "counters in it protect against replays. Remove the file to start "
+                    "with fresh counters (replayed frames older than now would then be "
+                    "accepted once)") from None
+        for dev_eui, dev in self.devices.items():
+            sd = stored.get(dev_eui)
+            joined = self.joins.restore_session(dev_eui) if dev.otaa else None
+            if joined is not None:
+                if sd is not None and sd["dev_addr"] == joined.dev_addr:
+                    keys = joined.to_dict(include_keys=True)["keys"]
+                    joined = DeviceSession.from_dict(sd, **keys)
+                    joined.allow_reset, joined.max_gap = dev.allow_reset, dev.max_gap
+                self.table.add(joined)
+            elif dev.abp:
+                # Counters belong to one session: a new DevAddr or version starts afresh.
+                same = (sd is not None and sd["dev_addr"] == dev.dev_addr
+                        and sd.get("version") == dev.version)
+                self.table.add(self._abp_session(dev, sd if same else None))
+
+    def state_bytes(self):
+        """The state kept between runs (msgpack; counters and join records, no keys)."""
+        return msgpack.packb({"format": STATE_FORMAT, "source": "semtech-udp",
+                              "saved": time.time(),
+                              "table": self.table.to_dict(include_keys=False),
+                              "joins": self.joins.state(),
+                              "queues": {dev: [list(item) for item in q]
+                                         for dev, q in self._queues.items() if q}},
+                             use_bin_type=True)
+
+    def save_state(self):
+        """Write the state now (the source does this periodically and at stop)."""
+        if self.state_path is not None:
+            _write_atomic(self.state_path, self.state_bytes())
+            self._dirty = False
+
+    async def _saver(self):
+        while True:
+            try:
+                await asyncio.wait_for(self._save_now.wait(), self.state_interval)
+            except TimeoutError:
+                pass
+            self._save_now.clear()
+            if self._dirty and self.state_path is not None:
+                data = self.state_bytes()  # serialised here: the table is the loop's
+                self._dirty = False
+                await asyncio.to_thread(_write_atomic, self.state_path, data)
+
+    # -- errors and events ---------------------------------------------------------------
+
+    def _report(self, kind, message, device=None, severity="warning", **data):
+        """Count an error kind; the first ``max_events`` of each also become events."""
+        self.stats[kind] += 1
+        ctx = self.ctx
+        if ctx is None:
+            return
+        ctx.count_error(kind, device=device)
+        if self._events[kind] < self.max_events:
+            self._events[kind] += 1
+            ctx.emit(Event(f"lorawan.{kind}", severity, device, time.time(),
+                           {"message": message, **data}, self.name))
+
+    def _malformed(self, message):
+        self.stats["gwmp"] += 1
+        if self._events["gwmp"] < self.max_events:
+            self._events["gwmp"] += 1
+            self.ctx.count_error("gwmp", f"{self.name}: {message}")
+        else:
+            self.ctx.count_error("gwmp")
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _gateway(self, eui, addr):
+        gw = self.gateways.get(eui)
+        if gw is None:
+            gw = self.gateways[eui] = Gateway(eui)
+            if self.ctx is not None:
+                self.ctx.emit(Event("lorawan.gateway", "info", None, gw.first_seen,
+                                    {"message": f"gateway {eui} connected from "
+                                                f"{format_address(addr)}", "gateway": eui},
+                                    self.name))
+        gw.last_seen = time.time()
+        return gw
+
+    def datagram(self, data, addr):
+        """Handle one datagram (called by the protocol; public for embedding and tests)."""
+        self.stats["datagrams"] += 1
+        try:
+            dg = gwmp.parse(data)
+        except gwmp.GwmpError as exc:
+            self._malformed(f"datagram from {format_address(addr)}: {exc}")
+            return
+        kind = dg.kind
+        if kind not in gwmp.WITH_EUI:
+            self._malformed(f"datagram from {format_address(addr)}: {dg.name} is sent by a "
+                            "server, not a gateway")
+            return
+        if self.allowed and dg.eui not in self.allowed:
+            self._report("unknown_gateway", f"{dg.name} from gateway {dg.eui} at "
+                                    f"{format_address(addr)}, which is not in the "
+                                    "source's gateways list", gateway=dg.eui)
+            return
+        gw = self._gateway(dg.eui, addr)
+        gw.version = dg.version
+        if kind == gwmp.PUSH_DATA:
+            # The protocol acknowledges at once and processes after.
+            self._send(gwmp.push_ack(dg.version, dg.token), addr)
+            gw.address = addr
+            gw.pushes += 1
+            self._push_data(dg, gw)
+        elif kind == gwmp.PULL_DATA:
+            gw.pull_address = addr
+            gw.last_pull = gw.last_seen
+            self._send(gwmp.pull_ack(dg.version, dg.token), addr)
+        else:
+            self._tx_ack(dg, gw)
+
+    def _send(self, data, addr):
+        if self.sock is not None:
+            try:
+                self.sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                self.stats["send_dropped"] += 1  # UDP: the gateway copes with a lost ack
+            except OSError as exc:
+                log.warning("semtech-udp %s: sending to %s: %s", self.name,
+                            format_address(addr), exc)
+
+    def _readable(self):
+        # Drain what the socket holds (bounded, so other tasks get their turn): one
+        # event-loop wake-up per burst instead of one per datagram.
+        sock = self.sock
+        for _ in range(512):
+            try:
+                data, addr = sock.recvfrom(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("semtech-udp %s: %s", self.name, exc)
+                return
+            try:
+                self.datagram(data, addr)
+            except Exception as exc:  # noqa: BLE001 - one datagram must not stop the source
+                self._malformed(f"datagram from {format_address(addr)}: "
+                                f"{type(exc).__name__}: {exc}")
+
+    def _push_data(self, dg, gw):
+        body = dg.body
+        stat = body.get("stat")
+        if stat is not None:
+            if isinstance(stat, dict):
+                gw.stat = stat
+                lat, lon = stat.get("lati"), stat.get("long")
+                if isinstance(lat, int | float) and isinstance(lon, int | float) and (lat or lon):
+                    gw.location = (lat, lon, stat.get("alti"))
+                self.stats["stat"] += 1
+            else:
+                self._malformed(f"PUSH_DATA from gateway {gw.eui}: stat must be an object")
+        rxpk = body.get("rxpk")
+        if rxpk is None:
+            return
+        if not isinstance(rxpk, list):
+            self._malformed(f"PUSH_DATA from gateway {gw.eui}: rxpk must be an array")
+            return
+        now = time.monotonic()
+        for i, obj in enumerate(rxpk):
+            try:
+                rx = gwmp.parse_rxpk(obj, f"rxpk[{i}]")
+            except gwmp.GwmpError as exc:
+                self._malformed(f"PUSH_DATA from gateway {gw.eui}: {exc}")
+                continue
+            gw.rxpk += 1
+            if rx.stat != 1:
+                # CRC failed (or absent): the bytes cannot be trusted; LoRaWAN uplinks
+                # always carry a CRC.
+                self.stats["crc"] += 1
+                self.ctx.count_error("crc")
+                continue
+            pend = self._pending.get(rx.phy)
+            if pend is None:
+                pend = self._pending[rx.phy] = _Uplink(rx.phy, now, now + self.dedup_window,
+                                                       time.time())
+                self._wake.set()
+            elif any(eui == gw.eui for eui, _ in pend.heard):
+                self.stats["repeated"] += 1  # the same gateway forwarded it twice
+                continue
+            pend.heard.append((gw.eui, rx))
+
+    # -- the uplink path -----------------------------------------------------------------
+
+    async def _flusher(self):
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            first = next(iter(self._pending.values()))
+            delay = first.deadline - time.monotonic()
+            if delay > 0:
+                # A little slack gathers the uplinks due together into one batch.
+                await asyncio.sleep(delay + min(0.005, self.dedup_window / 10))
+            await self.flush()
+
+    async def flush(self, final=False):
+        """Process the uplinks whose dedup window ended (all of them when ``final``)."""
+        now = time.monotonic()
+        records = []
+        pending = self._pending
+        while pending:
+            key = next(iter(pending))
+            pend = pending[key]
+            if not final and pend.deadline > now:
+                break
+            del pending[key]
+            try:
+                rec = self._uplink(pend)
+            except Exception as exc:  # noqa: BLE001 - one bad uplink must not stop the source
+                self._report("frame", f"uplink {pend.phy[:1].hex()}...: "
+                                      f"{type(exc).__name__}: {exc}")
+                continue
+            if rec is not None:
+                records.append(rec)
+        if records:
+            await self.ctx.put(records)
+
+    def _uplink(self, pend):
+        heard = sorted(pend.heard, key=lambda h: h[1].signal, reverse=True)
+        phy = pend.phy
+        mtype = phy[0] >> 5 if phy else -1
+        if mtype == 0:
+            self._join(pend, heard)
+            return None
+        best_eui, best = heard[0]
+        if mtype not in (2, 4):
+            what = lorawan.MTYPES[mtype] if 0 <= mtype < len(lorawan.MTYPES) else "empty frame"
+            self._report("frame", f"{what} heard by gateway {best_eui} is not a data uplink "
+                                  "or join-request", gateway=best_eui)
+            return None
+        dr = gwmp.eu868_dr(best.datr)
+        ch = self.channels.get(round(best.freq * 10000)) if best.freq is not None else None
+        v = self.table.check_uplink(phy, tx_dr=dr or 0, tx_ch=ch or 0)
+        gateways = [eui for eui, _ in heard]
+        if not v.accepted:
+            kind = _REJECTED.get(v.reason, "frame")
+            dev = v.session.device if v.session is not None else None
+            data = {"reason": v.reason, "gateways": gateways}
+            if v.frame is not None and v.frame.fcnt is not None:
+                data["fcnt"] = v.frame.fcnt
+            if len(phy) >= 5 and kind != "frame":
+                data["dev_addr"] = phy[1:5][::-1].hex()
+            self._report(kind, v.detail, dev, **data)
+            return None
+        s, frame = v.session, v.frame
+        self._dirty = True
+        self.stats["uplinks"] += 1
+        if v.reason == "counter_reset":
+            self._report("counter_reset", v.detail, s.device, fcnt=frame.fcnt)
+        self._class_a_window(s, pend, heard, frame)
+        fport = frame.fport
+        if not fport:
+            self.stats["mac_only"] += 1  # MAC commands only: nothing for the device model
+            return None
+        # "snr" repeats "lsnr" under the name the chirpstack and tts sources use.
+        rx = {"gateway": best_eui, "rssi": best.rssi, "lsnr": best.lsnr, "snr": best.lsnr,
+              "freq": best.freq, "datr": best.datr, "codr": best.codr,
+              "dev_addr": s.dev_addr, "mtype": frame.mtype,
+              "gateways": [{"eui": eui, "rssi": r.rssi, "lsnr": r.lsnr, "tmst": r.tmst,
+                            "chan": r.chan, "rfch": r.rfch, "time": r.time}
+                           for eui, r in heard]}
+        return self.ctx.pack(frame.frm_payload, network="lorawan", device=s.device,
+                             fport=fport, fcnt=frame.fcnt, time=pend.time, rx=rx)
+
+    # -- OTAA --------------------------------------------------------------------------
+
+    def _join(self, pend, heard):
+        best_eui = heard[0][0]
+        if not self.join_enabled:
+            self._report("join_refused", "join-request ignored: the source answers no joins "
+                                 "(join = false)", gateway=best_eui)
+            return
+        used = {s.dev_addr for s in self.table}
+        try:
+            joined = self.joins.handle(pend.phy, used)
+        except JoinRefused as exc:
+            self._report(exc.kind, str(exc), exc.device, gateway=best_eui)
+            return
+        dev = joined.device
+        self.table.add(joined.session)
+        self._windows.pop(dev, None)
+        self._dirty = True
+        self._save_now.set()  # a session a device now uses must survive a crash
+        self.stats["joins"] += 1
+        sent = self._schedule(dev, joined.join_accept, pend.first, heard,
+                              gwmp.JOIN_ACCEPT_DELAY1, "join-accept")
+        self.ctx.emit(Event("lorawan.join", "info", dev, time.time(),
+                            {"message": f"device {dev} joined as DevAddr {joined.dev_addr}",
+                             "dev_addr": joined.dev_addr, "dev_nonce": joined.dev_nonce,
+                             "gateway": sent}, self.name))
+
+    # -- downlinks -----------------------------------------------------------------------
+
+    def _next_token(self):
+        self._token = (self._token + 1) & 0xFFFF
+        return self._token
+
+    def _pull_gateway(self, euis):
+        for eui in euis:
+            gw = self.gateways.get(eui)
+            if gw is not None and gw.pull_address is not None:
+                return gw
+        return None
+
+    def _rx1_datr(self, datr):
+        dr = gwmp.eu868_dr(datr)
+        if dr is None or dr > 5:
+            return datr  # not an EU868 BW125 rate: answer on the same one
+        return gwmp.eu868_datr(max(0, dr - self.rx1_dr_offset))
+
+    def _transmit(self, gw, phy, txpk, device, what, fcnt=None):
+        token = self._next_token()
+        self._send(gwmp.pull_resp(txpk, token, version=gw.version), gw.pull_address)
+        gw.downlinks += 1
+        self.stats["downlinks"] += 1
+        self._tx[token] = {"device": device, "gateway": gw.eui, "what": what, "fcnt": fcnt,
+                           "time": time.time()}
+        while len(self._tx) > MAX_PENDING_TX:
+            self._tx.popitem(last=False)
+
+    def _schedule(self, device, phy, first, heard, delay, what, fcnt=None):
+        """Send ``phy`` in the RX1 (``delay`` after the uplink) or RX2 window (a second
+        later) through the best gateway that can transmit; the gateway's EUI or None."""
+        euis = [eui for eui, _ in heard]
+        gw = self._pull_gateway(euis)
+        if gw is None:
+            self._report("downlink", f"{what} for device {device}: none of the gateways that "
+                                     f"heard it ({', '.join(euis)}) has sent PULL_DATA, so "
+                                     "none can transmit", device)
+            return None
+        rx = next(r for eui, r in heard if eui == gw.eui)
+        if rx.tmst is None:
+            self._report("downlink", f"{what} for device {device}: gateway {gw.eui} gave no "
+                                     "tmst to schedule the receive window", device)
+            return None
+        late = time.monotonic() + self.tx_lead
+        if late <= first + delay and rx.freq is not None and rx.datr is not None:
+            pk = gwmp.txpk(phy, tmst=rx.tmst + round(delay * 1e6), freq=rx.freq,
+                           datr=self._rx1_datr(rx.datr), power=self.tx_power)
+        elif late <= first + delay + 1:
+            pk = gwmp.txpk(phy, tmst=rx.tmst + round((delay + 1) * 1e6),
+                           freq=self.rx2_frequency, datr=self.rx2_datr, power=self.tx_power)
+        else:
+            self._report("downlink", f"{what} for device {device}: both receive windows "
+                                     "passed before it could be sent", device)
+            return None
+        self._transmit(gw, phy, pk, device, what, fcnt)
+        return gw.eui
+
+    def _class_a_window(self, s, pend, heard, frame):
+        win = self._windows[s.device] = _Window(pend.first, heard, frame.fcnt)
+        ack = frame.mtype == "ConfirmedDataUp"
+        queue = self._queues.get(s.device)
+        if not queue and not ack:
+            return
+        item = queue.popleft() if queue else None
+        if not self._in_window(s, win, item, ack) and item is not None:
+            queue.appendleft(item)
+        if s.device in self.class_c:
+            # Commands that waited for a class C device's first uplink: all go now.
+            while queue:
+                item = queue.popleft()
+                try:
+                    sent = self._class_c(s, item)
+                except (EncodeError, ValueError) as exc:
+                    self._report("downlink", f"downlink for device {s.device}: {exc}",
+                                 s.device)
+                    continue
+                if not sent:
+                    queue.appendleft(item)
+                    break
+
+    def _in_window(self, s, win, item, ack):
+        """Build and send one downlink into the window of the device's last uplink."""
+        try:
+            phy, fcnt = self._build(s, item, ack, fpending=bool(self._queues.get(s.device)),
+                                    conf_fcnt=win.fcnt)
+        except (EncodeError, ValueError) as exc:
+            self._report("downlink", f"downlink for device {s.device}: {exc}", s.device)
+            return True  # it can never be sent: do not queue it again
+        sent = self._schedule(s.device, phy, win.first, win.heard, self.rx1_delay,
+                              "ack" if item is None else "downlink", fcnt)
+        if sent is None:
+            self._undo_fcnt(s, item)
+            return False
+        win.used = True
+        return True
+
+    def _build(self, s, item, ack, fpending=False, conf_fcnt=0):
+        fport, payload, confirmed = item if item is not None else (None, b"", False)
+        fcnt = s.next_fcnt_down(fport)
+        keys = s.to_dict(include_keys=True)["keys"]
+        try:
+            phy = lorawan.encode_data(dev_addr=s.dev_addr, fcnt=fcnt, fport=fport,
+                                      payload=payload, uplink=False, confirmed=confirmed,
+                                      ack=ack, fpending=fpending, version=s.version,
+                                      fopts_scheme=s.fopts_scheme,
+                                      conf_fcnt=(conf_fcnt or 0) & 0xFFFF if ack else 0, **keys)
+        except Exception:
+            self._undo_fcnt(s, item)
+            raise
+        self._dirty = True
+        if confirmed:
+            s.conf_fcnt_down = fcnt
+        return phy, fcnt
+
+    @staticmethod
+    def _undo_fcnt(s, item):
+        # The frame never left: give its counter back so the device sees no gap.
+        fport = item[0] if item is not None else None
+        if s.version == "1.1" and fport:
+            s.afcnt_down = (s.afcnt_down - 1) & 0xFFFFFFFF
+        else:
+            s.fcnt_down = (s.fcnt_down - 1) & 0xFFFFFFFF
+
+    def _class_c(self, s, item):
+        win = self._windows.get(s.device)
+        gw = self._pull_gateway([e for e, _ in win.heard]) if win is not None else None
+        if gw is None:
+            return False  # no gateway heard it yet: sent after its first uplink
+        phy, fcnt = self._build(s, item, False)
+        pk = gwmp.txpk(phy, immediately=True, freq=self.rx2_frequency, datr=self.rx2_datr,
+                       power=self.tx_power)
+        self._transmit(gw, phy, pk, s.device, "downlink", fcnt)
+        return True
+
+    async def send(self, command):
+        """Send a command's payload to its device: class C now, class A in the window of
+        its last uplink if that is still open, else after its next uplink."""
+        dev = command.device
+        if command.payload is None:
+            raise ValueError(f"command for {dev} has no payload")
+        if dev not in self.devices:
+            self._report("downlink", f"command for device {dev}, which has no LoRaWAN keys "
+                                     f"in source {self.name}", dev)
+            return
+        if command.fport is None:
+            self._report("downlink", f"command for device {dev} has no fport", dev)
+            return
+        item = (command.fport, bytes(command.payload), bool(command.confirmed))
+        s = self.table.get(dev)
+        if s is not None:
+            try:
+                if dev in self.class_c:
+                    if self._class_c(s, item):
+                        return
+                else:
+                    win = self._windows.get(dev)
+                    if (win is not None and not win.used
+                            and time.monotonic() + self.tx_lead <= win.first + self.rx1_delay + 1
+                            and self._in_window(s, win, item, False)):
+                        return
+            except (EncodeError, ValueError) as exc:
+                self._report("downlink", f"downlink for device {dev}: {exc}", dev)
+                return
+        queue = self._queues.setdefault(dev, deque())
+        if len(queue) >= self.queue_limit:
+            queue.popleft()
+            self._report("downlink", f"downlink queue of device {dev} is full "
+                                     f"({self.queue_limit}): the oldest command was dropped",
+                         dev)
+        queue.append(item)
+        self.stats["downlinks_queued"] += 1
+        self._dirty = True
+
+    def last_uplink(self, device):
+        """``{"monotonic", "fcnt", "gateways", "window_used"}`` of the device's last
+        accepted uplink (its receive windows are timed from ``monotonic``), or None."""
+        win = self._windows.get(device)
+        if win is None:
+            return None
+        return {"monotonic": win.first, "fcnt": win.fcnt,
+                "gateways": [eui for eui, _ in win.heard], "window_used": win.used}
+
+    def pending(self, device):
+        """How many downlinks wait for ``device``'s next uplink."""
+        return len(self._queues.get(device, ()))
+
+    def _tx_ack(self, dg, gw):
+        entry = self._tx.pop(dg.token, None)
+        error = None
+        if dg.body is not None:
+            ack = dg.body.get("txpk_ack")
+            if isinstance(ack, dict):
+                error = ack.get("error")
+        if error in (None, "", "NONE"):
+            self.stats["tx_ok"] += 1
+            return
+        gw.tx_errors += 1
+        device = entry["device"] if entry else None
+        what = f"the {entry['what']} for device {device}" if entry else "a downlink"
+        self._report("tx_error", f"gateway {gw.eui} could not transmit {what}: {error} "
+                                 f"({gwmp.TX_ERRORS.get(error, 'unknown error')})", device,
+                     gateway=gw.eui, error=str(error),
+                     fcnt=entry["fcnt"] if entry else None, token=dg.token)
+
+    # -- running -------------------------------------------------------------------------
+
+    def _socket(self):
+        family = socket.AF_INET6 if ":" in self.bind[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        except OSError:
+            pass  # the kernel's limit applies
+        sock.bind(self.bind)
+        sock.setblocking(False)
+        return sock
+
+    async def run(self, ctx):
+        self.ctx = ctx
+        loop = asyncio.get_running_loop()
+        self.sock = sock = self._socket()
+        self.address = sock.getsockname()[:2]
+        loop.add_reader(sock.fileno(), self._readable)
+        log.info("semtech-udp %s: listening on %s (%d devices with keys)", self.name,
+                 format_address(self.address), len(self.devices))
+        tasks = [asyncio.create_task(self._flusher()), asyncio.create_task(self._saver())]
+        self.ready.set()
+        try:
+            await ctx.stopping.wait()
+        finally:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+            self.sock = None
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            try:
+                await self.flush(final=True)  # every uplink received is still processed
+            finally:
+                self.save_state()
+
+
+@hromada.hookimpl
+def hromada_sources():
+    return [
+        SourceType(
+            name="semtech-udp",
+            factory=SemtechUdpSource,
+            downlinks=True,
+            help="LoRaWAN gateways over the Semtech UDP packet forwarder protocol: "
+                 "uplinks deduplicated, MIC and frame counters checked, decrypted; OTAA "
+                 "joins; class A/C downlinks.",
+            options=(
+                Option("bind", "str", default="0.0.0.0:1700",
+                       help="host:port to listen on (port 0: any free port)"),
+                Option("keys", "table", default={}, secret=True,
+                       help="DevEUI -> {dev_addr, nwkskey, appskey | appkey, join_eui, "
+                            "version, class ...}; keys may be env:VARIABLE"),
+                Option("keys_file", "path", default=None,
+                       help="CSV (dev_eui,dev_addr,nwkskey,...) or TOML file of device "
+                            "keys, merged with keys"),
+                Option("dedup_window", "duration", default=0.2,
+                       help="how long copies of an uplink from other gateways are awaited"),
+                Option("max_gap", "int", default=DEFAULT_MAX_GAP, min=1,
+                       help="largest jump of a device's frame counter accepted"),
+                Option("rx1_delay", "int", default=int(gwmp.RECEIVE_DELAY1), min=1, max=15,
+                       help="seconds from an uplink to its RX1 window (RX2: one more)"),
+                Option("rx1_dr_offset", "int", default=0, min=0, max=5,
+                       help="RX1 data rate = uplink DR minus this (EU868)"),
+                Option("rx2_frequency", "float", default=gwmp.EU868_RX2_FREQUENCY,
+                       help="RX2 and class C frequency in MHz (EU868: 869.525)"),
+                Option("rx2_datr", "str", default=gwmp.eu868_datr(gwmp.EU868_RX2_DR),
+                       help="RX2 and class C data rate (EU868 DR0: SF12BW125)"),
+                Option("tx_power", "int", default=14, min=0, max=30,
+                       help="downlink TX power in dBm"),
+                Option("tx_lead", "duration", default=0.1,
+                       help="how long before a receive window a downlink must leave"),
+                Option("class_c", "list", default=[],
+                       help="devices (DevEUIs) in class C: downlinks go out at once"),
+                Option("join", "bool", default=True,
+                       help="answer join-requests of OTAA devices"),
+                Option("net_id", "str", default="000000",
+                       help="the network's NetID (6 hex digits); OTAA DevAddrs come from it"),
+                Option("dev_addr_range", "str", default=None,
+                       help="DevAddrs to give joining devices, e.g. \"26011000-260113ff\" "
+                            "(default: the NetID's whole range)"),
+                Option("cflist", "list", default=[],
+                       help="extra EU868 channels (MHz, up to 5) sent in join-accepts"),
+                Option("dev_nonce_check", "str", default="unique",
+                       choices=("unique", "increasing"),
+                       help="refuse join-requests whose DevNonce was used (unique) or is "
+                            "not above the last (increasing, LoRaWAN 1.0.4/1.1)"),
+                Option("gateways", "list", default=[],
+                       help="gateway EUIs allowed to connect (default: any)"),
+                Option("downlink_queue", "int", default=16, min=1,
+                       help="downlinks kept per device until its next uplink"),
+                Option("state_interval", "duration", default=10.0,
+                       help="how often the frame counters are written to the state_dir"),
+                Option("max_events", "int", default=20, min=0,
+                       help="events per error kind (after that they are only counted)"),
+                Option("rcvbuf", "int", default=4 * 1024 * 1024, min=65536,
+                       help="UDP receive buffer in bytes (bursts from many gateways)"),
+            ),
+        )
+    ]

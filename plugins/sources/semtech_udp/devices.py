@@ -1,0 +1,215 @@
+"""LoRaWAN identities and keys of the city's devices, for the ``semtech-udp`` source.
+
+A device's model decides how its payload decodes; its LoRaWAN identity (DevAddr, session
+keys for ABP, root keys for OTAA) belongs to the network, so it is configured on the
+source, not as device columns.  Two places, merged (the inline table wins):
+
+- ``keys``: a table in city.toml, one sub-table per DevEUI (the city's device id)::
+
+      [sources.gw.keys.0004a30b001c0530]
+      dev_addr = "26011bda"
+      nwkskey = "env:NWKSKEY_0530"
+      appskey = "env:APPSKEY_0530"
+
+- ``keys_file``: a CSV file (header ``dev_eui`` or ``id``, then any of the fields) or a
+  TOML file of the same tables as ``keys``.
+
+Fields: ``dev_addr``; 1.0 session keys ``nwkskey``, ``appskey``; 1.1 session keys
+``fnwksintkey``, ``snwksintkey``, ``nwksenckey``; OTAA root keys ``appkey`` (and
+``nwkkey`` for 1.1) with ``join_eui``; ``version`` ("1.0.x" or "1.1"), ``class`` ("A" or
+"C"), ``allow_reset`` (accept a device that restarts its uplink counter) and
+``max_gap``.  Any key may be ``env:VARIABLE``.  Errors name the file, line or key path
+and the field, never a key's value; the objects built here never show keys in a repr.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from pathlib import Path
+
+import attrs
+
+from hromada.lorawan import parse_key
+
+SESSION_KEYS = ("nwkskey", "appskey", "fnwksintkey", "snwksintkey", "nwksenckey")
+ROOT_KEYS = ("appkey", "nwkkey")
+FIELDS = ("dev_addr", *SESSION_KEYS, *ROOT_KEYS, "join_eui", "version", "class",
+          "allow_reset", "max_gap")
+_HEX = set("0123456789abcdef")
+
+
+@attrs.define(eq=False, repr=False)
+class LoraDevice:
+    """One device's network identity.  ``session_keys`` (ABP) and ``appkey``/``nwkkey``
+    (OTAA) are bytes and never shown."""
+
+    id: str
+    dev_addr: str | None = None
+    session_keys: dict = attrs.field(factory=dict)
+    appkey: bytes | None = None
+    nwkkey: bytes | None = None
+    join_eui: str | None = None
+    version: str = "1.0"
+    device_class: str = "A"
+    allow_reset: bool = False
+    max_gap: int | None = None
+
+    @property
+    def abp(self):
+        return self.dev_addr is not None
+
+    @property
+    def otaa(self):
+        return self.appkey is not None or self.nwkkey is not None
+
+    def __repr__(self):
+        kinds = "+".join(k for k, on in (("ABP", self.abp), ("OTAA", self.otaa)) if on)
+        return f"LoraDevice({self.id!r}, {kinds}, LoRaWAN {self.version}, class {self.device_class})"
+
+
+def _hex_id(value, digits, where):
+    text = str(value).strip().lower().replace("-", "").replace(":", "")
+    if len(text) != digits or not set(text) <= _HEX:
+        raise ValueError(f"{where}: expected {digits} hex digits, got {value!r}")
+    return text
+
+
+def _version(value, where):
+    text = str(value).strip()
+    if text in ("1.0", "1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"):
+        return "1.0"
+    if text in ("1.1", "1.1.0"):
+        return "1.1"
+    raise ValueError(f"{where}: LoRaWAN version {value!r} is not 1.0.x or 1.1")
+
+
+def _bool(value, where):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{where}: must be true or false, not {value!r}")
+
+
+def build_device(dev_id, fields, where):
+    """A :class:`LoraDevice` from one device's fields; ValueError naming ``where``."""
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: "
+                         f"{', '.join(FIELDS)}")
+    f = {k: v for k, v in fields.items() if v not in (None, "")}
+    dev = LoraDevice(dev_id)
+    if "version" in f:
+        dev.version = _version(f["version"], f"{where}.version")
+    if "class" in f:
+        cls = str(f["class"]).strip().upper()
+        if cls not in ("A", "C"):
+            raise ValueError(f"{where}.class: device class {f['class']!r} is not A or C "
+                             "(class B is not supported)")
+        dev.device_class = cls
+    if "allow_reset" in f:
+        dev.allow_reset = _bool(f["allow_reset"], f"{where}.allow_reset")
+    if "max_gap" in f:
+        try:
+            gap = int(f["max_gap"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}.max_gap: must be an integer, not {f['max_gap']!r}") from None
+        if gap < 1:
+            raise ValueError(f"{where}.max_gap: must be at least 1, not {gap}")
+        dev.max_gap = gap
+    for name in SESSION_KEYS:
+        if name in f:
+            dev.session_keys[name] = parse_key(f[name], f"{where}.{name}")
+    for name in ROOT_KEYS:
+        if name in f:
+            setattr(dev, name, parse_key(f[name], f"{where}.{name}"))
+    if "join_eui" in f:
+        dev.join_eui = _hex_id(f["join_eui"], 16, f"{where}.join_eui")
+    if "dev_addr" in f:
+        dev.dev_addr = _hex_id(f["dev_addr"], 8, f"{where}.dev_addr")
+    v11_session = any(n in dev.session_keys for n in ("fnwksintkey", "snwksintkey",
+                                                      "nwksenckey"))
+    if "version" not in f and (v11_session or dev.nwkkey is not None):
+        dev.version = "1.1"
+    if dev.abp:
+        need = (("fnwksintkey", "snwksintkey", "nwksenckey", "appskey") if dev.version == "1.1"
+                else ("nwkskey", "appskey"))
+        missing = [n for n in need if n not in dev.session_keys]
+        if missing:
+            raise ValueError(f"{where}: an ABP device (dev_addr given) of LoRaWAN "
+                             f"{dev.version} needs {', '.join(missing)}")
+    elif dev.session_keys:
+        raise ValueError(f"{where}: session keys without dev_addr; give the DevAddr of the "
+                         "ABP session")
+    if dev.version == "1.1" and dev.appkey is not None and dev.nwkkey is None:
+        raise ValueError(f"{where}: an OTAA device of LoRaWAN 1.1 needs nwkkey as well as "
+                         "appkey")
+    if dev.version == "1.1" and dev.nwkkey is not None and dev.appkey is None:
+        raise ValueError(f"{where}: an OTAA device of LoRaWAN 1.1 needs appkey as well as "
+                         "nwkkey")
+    if not dev.abp and not dev.otaa:
+        raise ValueError(f"{where}: neither dev_addr with session keys (ABP) nor appkey "
+                         "(OTAA)")
+    return dev
+
+
+def read_keys_file(path):
+    """(DevEUI -> fields, DevEUI -> where) of a CSV or TOML keys file."""
+    path = Path(path)
+    rows, where = {}, {}
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            for eui, fields in data.items():
+                w = f"{path}: {eui}"
+                if not isinstance(fields, dict):
+                    raise ValueError(f"{w}: must be a table of fields")
+                key = _hex_id(eui, 16, w)
+                rows[key], where[key] = fields, w
+            return rows, where
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            names = [n.strip().lower() for n in (reader.fieldnames or ())]
+            id_col = "dev_eui" if "dev_eui" in names else "id" if "id" in names else None
+            if id_col is None:
+                raise ValueError(f"{path}: line 1: the header needs a dev_eui (or id) column")
+            for row in reader:
+                w = f"{path}: line {reader.line_num}"
+                if None in row:
+                    raise ValueError(f"{w}: more cells than header columns")
+                fields = {k.strip().lower(): (v.strip() if isinstance(v, str) else v)
+                          for k, v in row.items()}
+                key = _hex_id(fields.pop(id_col), 16, f"{w}: {id_col}")
+                fields.pop("id" if id_col == "dev_eui" else "dev_eui", None)
+                if key in rows:
+                    raise ValueError(f"{w}: DevEUI {key} is listed twice")
+                rows[key], where[key] = fields, w
+    except OSError as exc:
+        raise ValueError(f"cannot read keys file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
+    return rows, where
+
+
+def load_devices(table, keys_file, city_devices, where):
+    """DevEUI -> :class:`LoraDevice` from the ``keys`` table and the ``keys_file``."""
+    rows, places = {}, {}
+    if keys_file is not None:
+        rows, places = read_keys_file(keys_file)
+    for eui, fields in (table or {}).items():
+        w = f"{where}.keys.{eui}"
+        if not isinstance(fields, dict):
+            raise ValueError(f"{w}: must be a table of fields (dev_addr, appskey, ...)")
+        key = _hex_id(eui, 16, w)
+        rows[key] = {**rows.get(key, {}), **fields}
+        places[key] = w
+    out = {}
+    for eui, fields in rows.items():
+        if city_devices is not None and eui not in city_devices:
+            raise ValueError(f"{places[eui]}: device {eui} is not in the city's device list")
+        out[eui] = build_device(eui, fields, places[eui])
+    return out
