@@ -227,6 +227,10 @@ def check_city(path, *, host=None):
     if csv_path is not None:
         _load_csv(Path(csv_path), host, devices, out, hint)
 
+    for kind in KINDS:
+        for name, comp in comps[kind].items():
+            _validate_component(comp, devices, out)
+
     if out.problems:
         return None, out.problems
     city = City(
@@ -236,6 +240,21 @@ def check_city(path, *, host=None):
         services=comps["services"], sinks=comps["sinks"], host=host,
     )
     return city, []
+
+
+def _validate_component(comp, devices, out):
+    validate = getattr(comp.descriptor, "validate", None)
+    if validate is None:
+        return
+    where = f"{comp.kind}.{comp.name}"
+    try:
+        found = list(validate(comp.name, comp.options, devices) or ())
+    except Exception as exc:  # noqa: BLE001 - a plugin's check that raises is reported
+        out.add(where, f"the {comp.plugin} plugin's validation raised "
+                       f"{type(exc).__name__}: {exc}")
+        return
+    for key, message in found:
+        out.add(key or where, message)
 
 
 def load_city(path, *, host=None) -> City:

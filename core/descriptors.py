@@ -138,6 +138,12 @@ class DeviceModel:
         return self.id.split("/", 1)[0]
 
 
+# Sources, services and sinks may declare ``validate(name, options, devices)``: checks
+# that need more than one option or the city's devices (a keys file, a DevEUI that must
+# be a city device).  It returns (key path, message) pairs; ``hromada check`` reports
+# them like any other problem, before anything runs.
+
+
 @attrs.frozen(slots=True)
 class SourceType:
     """A kind of source: ``factory(name, options, city)`` returns an object with
@@ -149,6 +155,7 @@ class SourceType:
     options: tuple[Option, ...] = ()
     help: str = ""
     downlinks: bool = False
+    validate: Callable | None = None
 
 
 @attrs.frozen(slots=True)
@@ -163,6 +170,7 @@ class ServiceType:
     options: tuple[Option, ...] = ()
     help: str = ""
     events: tuple[str, ...] = ()
+    validate: Callable | None = None
 
 
 @attrs.frozen(slots=True)
@@ -175,6 +183,7 @@ class SinkType:
     factory: Callable
     options: tuple[Option, ...] = ()
     help: str = ""
+    validate: Callable | None = None
 
 
 @attrs.frozen(slots=True)

@@ -300,3 +300,27 @@ def test_secret_option_values_are_not_shown_by_validation():
     [desc] = semtech_udp.hromada_sources()
     _opts, problems = validate_options(desc.options, {"keys": "env:APPKEY" + APP}, "sources.gw")
     assert problems == [("sources.gw.keys", "must be a table, not str (secret)")]
+
+
+def test_check_reports_key_problems_before_the_city_runs(tmp_path, capsys):
+    from hromada.cli import main
+
+    (tmp_path / "city.toml").write_text(
+        '[city]\nname = "Keyville"\n\n[sources.gw]\nplugin = "semtech-udp"\n'
+        'bind = "127.0.0.1:0"\n\n[sources.gw.keys.70b3d57ed0000001]\n'
+        'dev_addr = "26011bda"\nnwkskey = "env:HROMADA_TEST_UNSET_KEY"\n'
+        'appskey = "00112233445566778899aabbccddeeff"\n\n'
+        '[sources.gw.keys.70b3d57ed0000999]\nappkey = "00112233445566778899aabbccddeeff"\n\n'
+        '[[devices]]\nid = "70b3d57ed0000001"\nmodel = "cayenne/lpp"\n')
+    path = tmp_path / "city.toml"
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: sources.gw.keys.70b3d57ed0000001.nwkskey: environment variable " \
+           "HROMADA_TEST_UNSET_KEY is not set" in err
+    path.write_text(path.read_text().replace('"env:HROMADA_TEST_UNSET_KEY"',
+                                             '"ffeeddccbbaa99887766554433221100"'))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: sources.gw.keys.70b3d57ed0000999: device 70b3d57ed0000999 is not in " \
+           "the city's device list" in err
+    assert "00112233445566778899aabbccddeeff" not in err and "ffeeddcc" not in err

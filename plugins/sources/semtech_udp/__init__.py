@@ -784,6 +784,17 @@ class SemtechUdpSource:
                 self.save_state()
 
 
+def _validate(name, options, devices):
+    """For ``hromada check``: the keys table and file load, and name city devices."""
+    where = f"sources.{name}"
+    try:
+        load_devices(options["keys"], options["keys_file"], devices, where)
+    except ValueError as exc:
+        key, sep, message = str(exc).partition(": ")
+        return [(key, message)] if sep else [(where, str(exc))]
+    return []
+
+
 @hromada.hookimpl
 def hromada_sources():
     return [
@@ -791,6 +802,7 @@ def hromada_sources():
             name="semtech-udp",
             factory=SemtechUdpSource,
             downlinks=True,
+            validate=_validate,
             help="LoRaWAN gateways over the Semtech UDP packet forwarder protocol: "
                  "uplinks deduplicated, MIC and frame counters checked, decrypted; OTAA "
                  "joins; class A/C downlinks.",
