@@ -17,6 +17,19 @@ import msgpack
 SEVERITIES = ("info", "warning", "critical")
 
 
+class _Msgpack:
+    """msgpack round trip through each class's ``to_list`` / ``from_list`` layout."""
+
+    __slots__ = ()
+
+    def to_msgpack(self) -> bytes:
+        return msgpack.packb(self.to_list(), use_bin_type=True)
+
+    @classmethod
+    def from_msgpack(cls, data: bytes):
+        return cls.from_list(msgpack.unpackb(data, raw=False))
+
+
 def _tuple(v):
     return tuple(v) if v is not None else ()
 
@@ -40,7 +53,7 @@ class Device:
 
 
 @attrs.frozen(slots=True)
-class Frame:
+class Frame(_Msgpack):
     """One uplink as received: raw payload bytes plus where and when it came from.
 
     ``network`` names the kind of payload ("lorawan" for an application payload already
@@ -68,16 +81,9 @@ class Frame:
         network, device, fport, fcnt, time, payload, rx, source = v
         return cls(payload, network, device, fport, fcnt, time, rx, source)
 
-    def to_msgpack(self) -> bytes:
-        return msgpack.packb(self.to_list(), use_bin_type=True)
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> Frame:
-        return cls.from_list(msgpack.unpackb(data, raw=False))
-
 
 @attrs.frozen(slots=True)
-class Reading:
+class Reading(_Msgpack):
     """One measured value: the common currency between decoders, services and sinks."""
 
     device: str
@@ -93,13 +99,6 @@ class Reading:
     def from_list(cls, v):
         return cls(*v)
 
-    def to_msgpack(self) -> bytes:
-        return msgpack.packb(self.to_list(), use_bin_type=True)
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> Reading:
-        return cls.from_list(msgpack.unpackb(data, raw=False))
-
 
 def _severity(_inst, _attr, value):
     if value not in SEVERITIES:
@@ -107,7 +106,7 @@ def _severity(_inst, _attr, value):
 
 
 @attrs.frozen(slots=True)
-class Event:
+class Event(_Msgpack):
     """Something a city operator should know: an alert, a failure, a plugin error.
 
     ``kind`` is dotted, owner first (``water.leak``, ``plugin.error``, ``decode.error``).
@@ -127,16 +126,9 @@ class Event:
     def from_list(cls, v):
         return cls(*v)
 
-    def to_msgpack(self) -> bytes:
-        return msgpack.packb(self.to_list(), use_bin_type=True)
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> Event:
-        return cls.from_list(msgpack.unpackb(data, raw=False))
-
 
 @attrs.frozen(slots=True)
-class Command:
+class Command(_Msgpack):
     """A downlink for a device: raw bytes, or a high-level action its model encodes."""
 
     device: str
@@ -155,13 +147,6 @@ class Command:
     @classmethod
     def from_list(cls, v):
         return cls(*v)
-
-    def to_msgpack(self) -> bytes:
-        return msgpack.packb(self.to_list(), use_bin_type=True)
-
-    @classmethod
-    def from_msgpack(cls, data: bytes) -> Command:
-        return cls.from_list(msgpack.unpackb(data, raw=False))
 
 
 def same_value(a, b, rel=1e-9):
