@@ -19,11 +19,11 @@ import argparse
 import json
 import platform
 import random
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _harness import measure
 
 RECORDS_PER_PAYLOAD = 3
 TARGET = 20.0
@@ -98,22 +98,6 @@ def make_batch(n, seed=1):
     }) for _ in range(n)]
 
 
-def measure(contenders, batch, seconds, rounds=5):
-    """name -> (median payloads/s, runs); contenders take turns so noise hits all alike."""
-    rates = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn(batch)
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            deadline = time.perf_counter() + seconds / rounds
-            while True:
-                t0 = time.perf_counter()
-                fn(batch)
-                t1 = time.perf_counter()
-                rates[name].append(len(batch) / (t1 - t0))
-                if t1 >= deadline:
-                    break
-    return {name: (statistics.median(r), len(r)) for name, r in rates.items()}
 
 
 def main(argv=None):

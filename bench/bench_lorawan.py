@@ -24,12 +24,12 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _harness import measure as _measure
 
 import hromada.lorawan as lw
 from hromada import compiled
@@ -73,20 +73,9 @@ def check(frames, payloads):
     assert [f.frm_payload for f in frames] == payloads, "payloads differ"
 
 
+
 def measure(contenders, batch, seconds, rounds=5):
-    """name -> (median frames/s, runs); contenders take turns over ``rounds`` rounds."""
-    rates = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            deadline = time.perf_counter() + seconds / rounds
-            while True:
-                t0 = time.perf_counter()
-                fn(batch)
-                t1 = time.perf_counter()
-                rates[name].append(len(batch) / (t1 - t0))
-                if t1 >= deadline:
-                    break
-    return {name: (statistics.median(r), len(r)) for name, r in rates.items()}
+    return _measure(contenders, batch, seconds, rounds, warm=False)
 
 
 def run_node(frames, payloads, nwk, app, seconds):

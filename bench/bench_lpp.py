@@ -15,9 +15,9 @@ import argparse
 import json
 import platform
 import random
-import statistics
 import sys
-import time
+
+from _harness import measure
 
 from hromada import compiled
 
@@ -39,26 +39,6 @@ def make_batch(n, seed=1):
     return out
 
 
-def measure(contenders, batch, seconds, rounds=5):
-    """name -> (median payloads/s, runs), timing ``fn(batch)`` for each contender.
-
-    The contenders take turns over ``rounds`` rounds of ``seconds / rounds`` each, so
-    that noise from the rest of a busy machine falls on all of them alike.
-    """
-    rates = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn(batch)  # warm caches (quantity names, imports)
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            deadline = time.perf_counter() + seconds / rounds
-            while True:
-                t0 = time.perf_counter()
-                fn(batch)
-                t1 = time.perf_counter()
-                rates[name].append(len(batch) / (t1 - t0))
-                if t1 >= deadline:
-                    break
-    return {name: (statistics.median(r), len(r)) for name, r in rates.items()}
 
 
 def main(argv=None):
