@@ -290,3 +290,25 @@ def test_model_coverage():
     dimmable = [m.id for m in _DEFAULT if m.family == "street_light" and m.encode_downlink
                 and dims(m)]
     assert dimmable, "no street light takes a dimming downlink"
+
+
+def test_simulated_registers_never_go_backwards_and_are_repeatable():
+    import random
+
+    from hromada import Device
+    from hromada.plugins import PluginHost
+
+    models = PluginHost().device_models
+    water = models["axioma/qalcosonic-w1"]
+    dev = Device("0011223344556677", water.id)
+    t0 = 1780261200
+    volumes = [water.simulate(dev, t0 + i * 900, random.Random(i))["volume"] for i in range(200)]
+    assert volumes == sorted(volumes) and volumes[-1] > volumes[0]
+    alarms = {water.simulate(dev, t0 + i * 900, random.Random(i))["alarm"] for i in range(500)}
+    assert alarms == {"none"}
+    bay = models["bosch/tps110"]
+    dev = Device("70b3d57ed0000042", bay.id)
+    states = [bay.simulate(dev, t0 + i * 1800, random.Random(0))["occupied"] for i in range(48)]
+    assert states == [bay.simulate(dev, t0 + i * 1800, random.Random(99))["occupied"]
+                      for i in range(48)]
+    assert True in states and False in states
