@@ -239,6 +239,22 @@ def check_city(path, *, host=None):
         kernel=kernel_opts, devices=devices, sources=comps["sources"],
         services=comps["services"], sinks=comps["sinks"], host=host,
     )
+    # Services are built without side effects (docs/plugins.md), so building each once
+    # here catches what their constructors check (time windows, fractions, files).
+    for name, comp in city.services.items():
+        try:
+            comp.descriptor.factory(name, comp.options, city)
+        except ValueError as exc:
+            key, sep, message = str(exc).partition(": ")
+            if sep and key.startswith(f"services.{name}"):
+                out.add(key, message)
+            else:
+                out.add(f"services.{name}", str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported, like any plugin failure
+            out.add(f"services.{name}", f"the {comp.plugin} service cannot start: "
+                                        f"{type(exc).__name__}: {exc}")
+    if out.problems:
+        return None, out.problems
     return city, []
 
 

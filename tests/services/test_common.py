@@ -67,3 +67,16 @@ def test_selection_tags_and_values():
         True, True, True, True, False, False, False, False]
     # a quarter of the Earth's circumference along the equator
     assert haversine_km(0, 0, 0, 90) == pytest.approx(6371.0088 * 3.141592653589793 / 2)
+
+
+def test_check_reports_a_bad_service_option_at_its_key_path(tmp_path, capsys):
+    from hromada.cli import main
+
+    city = tmp_path / "city.toml"
+    city.write_text('[city]\nname = "Checkville"\n\n[sources.sim]\nplugin = "simulator"\n\n'
+                    '[services.leaks]\nplugin = "metering"\nnight = "25:00-05:00"\n')
+    assert main(["check", str(city)]) == 2
+    err = capsys.readouterr().err
+    assert f"{city}: services.leaks.night: " in err
+    city.write_text(city.read_text().replace("25:00-05:00", "02:00-05:00"))
+    assert main(["check", str(city)]) == 0
