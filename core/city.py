@@ -228,7 +228,7 @@ def check_city(path, *, host=None):
         _load_csv(Path(csv_path), host, devices, out, hint)
 
     for kind in KINDS:
-        for name, comp in comps[kind].items():
+        for comp in comps[kind].values():
             _validate_component(comp, devices, out)
 
     if out.problems:

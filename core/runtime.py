@@ -225,8 +225,6 @@ class Kernel:
         self._remove_signals()
         summary = self.summary(time.perf_counter() - t0)
         self._call_hook("hromada_shutdown", city=self.city, summary=summary)
-        for plugin, message in self.host.errors:
-            log.warning("plugin %s: %s", plugin, message)
         return summary
 
     def stop(self):
