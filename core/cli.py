@@ -152,7 +152,28 @@ def _print_summary(s):
     for name, rows in s["sinks"].items():
         print(f"  sink {name}: {rows:,} readings written")
     for name, data in s.get("services", {}).items():
-        print(f"  service {name}: {json.dumps(data, default=str)[:300]}")
+        print(f"  service {name}: {_brief(data)}")
+    inc = s.get("incidents")
+    if isinstance(inc, dict) and "injected" in inc:
+        print(f"incidents: injected {_brief(inc['injected'])}; detected "
+              f"{_brief(inc.get('detected', {}))}; missed {len(inc.get('missed', []))}, "
+              f"false alarms {len(inc.get('false_alarms', []))}")
+
+
+def _brief(data, width=160):
+    """A service summary on one line: scalars as they are, collections by size."""
+    if not isinstance(data, dict):
+        return str(data)
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            parts.append(f"{key} [{len(value)}]")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:g}")
+        else:
+            parts.append(f"{key} {value}")
+    line = ", ".join(parts)
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 # -- devices / decode ----------------------------------------------------------------------
