@@ -141,3 +141,17 @@ def test_the_city_needs_coordinates_for_the_sun():
         service("lighting", city(lamp, lat=None, lon=None))
     placed = device("l1", "street_light", lat=50.0, lon=30.0)
     assert service("lighting", city(placed, lat=None, lon=None)).lat == 50.0
+
+
+def test_a_lamp_whose_state_and_power_come_in_separate_frames_is_judged():
+    """NAS UL20xx style: the on-state (status frame) and the power (usage frame) come in
+    different frames, even different batches; a lamp on without power is still found."""
+    svc = service("lighting", kyiv_city(L1, L2))
+    ctx = Ctx()
+    for i, (on, power) in enumerate([(True, 80), (True, 0), (True, 0), (True, 70)]):
+        t = at("22:00") + 900 * i
+        svc.process([R("l1", t, "lamp_on", on, "bool")], ctx)         # status frame
+        svc.process([R("l1", t + 40, "power", power, "W")], ctx)      # usage frame, later
+    kinds = [(e.kind, e.time) for e in ctx.events if e.kind != "lighting.dimming"]
+    assert kinds == [("lighting.lamp_failed", at("22:00") + 1800 + 40),
+                     ("lighting.lamp_recovered", at("22:00") + 2700 + 40)]

@@ -82,6 +82,7 @@ class Lighting:
         self.max_gap = o["max_gap"]
         self._sun = {}
         self.lamp = {}
+        self._pending = {}  # device -> time of a power reading not judged yet
         self.level = {}
         self.activity = {}  # segment -> {bucket: count}
         self.used_wh = 0.0
@@ -147,6 +148,7 @@ class Lighting:
                     self._activity(seg, t, r.value)
             if q in lamp_q and r.device in lamps:
                 self._lamp(r, ctx)
+        self._flush(ctx)
         self.watermark, self._plan_due = wm, due
 
     def _activity(self, seg, t, value):
@@ -162,7 +164,10 @@ class Lighting:
         st = self.lamp.get(r.device)
         if st is None:
             st = self.lamp[r.device] = [None, None, None, None, 0, False]
-        t, q = r.time, r.quantity
+        t, q, dev = r.time, r.quantity, r.device
+        pending = self._pending.get(dev)
+        if pending is not None and pending < t:
+            self._judge(dev, st, ctx)  # an earlier frame's power, with what it knew
         if q == self.power_q:
             p = num(r.value)
             if p is None:
@@ -175,11 +180,29 @@ class Lighting:
             elif last_t is not None and t <= last_t:
                 return
             st[P_T], st[P_W] = t, p
+            if st[ON_T] == t:
+                self._check(dev, st, t, ctx)
+            else:
+                # The on-state may follow in the same frame, or (NAS UL20xx) come in
+                # another frame: judge this power once either is known.
+                self._pending[dev] = t
         else:
             on = truthy(r.value) if q == self.on_q else (num(r.value) or 0.0) > 0
             st[ON_T], st[ON] = t, on
-        if st[P_T] == t and st[ON_T] == t:
-            self._check(r.device, st, t, ctx)
+            if self._pending.get(dev) == t:
+                self._judge(dev, st, ctx)
+
+    def _judge(self, dev, st, ctx):
+        """Judge the pending power reading against the latest on-state near it."""
+        t = self._pending.pop(dev)
+        if st[ON_T] is not None and abs(t - st[ON_T]) <= self.max_gap:
+            self._check(dev, st, t, ctx)
+
+    def _flush(self, ctx):
+        # A frame's readings all come in one batch: what is pending now has no partner
+        # in this frame and is judged with the lamp's last known on-state.
+        for dev in list(self._pending):
+            self._judge(dev, self.lamp[dev], ctx)
 
     def _check(self, dev, st, t, ctx):
         if not st[ON]:
