@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 
-from hromada import DeviceModel, Example, Option, layout
+from hromada import DeviceModel, Example, layout
+
+from .._bins import BIN_DEPTH_OPTION, DEFAULT_BIN_DEPTH_MM, add_fill_level
 
 FPORT = 2
-DEFAULT_BIN_DEPTH_MM = 2000
 
 LDDS75 = {"length": 8, "fields": [
     # the top two bits of the battery word are flags, not millivolts
@@ -41,21 +42,8 @@ LHT65 = {"length": 11, "fields": [
 }
 
 
-def fill_level(distance_mm, depth_mm):
-    if depth_mm <= 0:
-        return None
-    return round(min(100.0, max(0.0, (depth_mm - distance_mm) / depth_mm * 100.0)), 1)
 
 
-def _bin_post(readings, options):
-    depth = options.get("bin_depth_mm", DEFAULT_BIN_DEPTH_MM)
-    for q, v, _unit in readings:
-        if q == "distance":
-            level = fill_level(v, depth)
-            if level is not None:
-                readings.append(("fill_level", level, "%"))
-            break
-    return readings
 
 
 def _sim_bin(device, t, rng):
@@ -82,10 +70,9 @@ def build_models(impl=None):
     return [
         DeviceModel(
             id="dragino/ldds75", family="waste_bin",
-            decode=layout.decoder(ldds, _bin_post), encode=layout.encoder(ldds, FPORT),
+            decode=layout.decoder(ldds, add_fill_level), encode=layout.encoder(ldds, FPORT),
             quantities={**ldds.quantities(), "fill_level": "%"}, simulate=_sim_bin,
-            options=(Option("bin_depth_mm", "int", default=DEFAULT_BIN_DEPTH_MM, min=100,
-                            max=10000, help="inside depth of the bin from the sensor face"),),
+            options=(BIN_DEPTH_OPTION,),
             description="Ultrasonic distance sensor (280-7500 mm) on a bin or tank",
             vendor_url="https://www.dragino.com/products/distance-level-sensor/item/"
                        "161-ldds75.html",

@@ -13,6 +13,8 @@ import math
 
 from hromada import DeviceModel, EncodeError, Example, Option, layout
 
+from .._bins import BIN_DEPTH_OPTION, DEFAULT_BIN_DEPTH_MM, add_fill_level
+
 FPORT = 85  # Milesight uplinks and downlinks both use fPort 85
 
 #: Device attribute records (no readings): they come after a join or a reboot.
@@ -59,26 +61,10 @@ EM310_UDL = _spec(BATTERY, {
     (0x04, 0x00): {"size": 1, "fields": [{"type": "u8", "bool": True, "quantity": "tilt"}]},
 })
 
-DEFAULT_BIN_DEPTH_MM = 2000
 
 
-def fill_level(distance_mm, depth_mm):
-    """Percent full from the sensor-to-waste distance and the bin's inside depth."""
-    if depth_mm <= 0:
-        return None
-    level = (depth_mm - distance_mm) / depth_mm * 100.0
-    return round(min(100.0, max(0.0, level)), 1)
 
 
-def _bin_post(readings, options):
-    depth = options.get("bin_depth_mm", DEFAULT_BIN_DEPTH_MM)
-    for q, v, _unit in readings:
-        if q == "distance":
-            level = fill_level(v, depth)
-            if level is not None:
-                readings.append(("fill_level", level, "%"))
-            break
-    return readings
 
 
 def _sim_bin(device, t, rng):
@@ -351,14 +337,12 @@ def _models(impl=None):
         q.update(extra)
         return q
 
-    bin_opt = Option("bin_depth_mm", "int", default=DEFAULT_BIN_DEPTH_MM, min=100, max=10000,
-                     help="inside depth of the bin, from the sensor face to the bin floor")
     return [
         DeviceModel(
             id="milesight/em310-udl", family="waste_bin",
-            decode=layout.decoder(em310, _bin_post), encode=layout.encoder(em310, FPORT),
+            decode=layout.decoder(em310, add_fill_level), encode=layout.encoder(em310, FPORT),
             quantities=quantities(em310, fill_level="%"), simulate=_sim_bin,
-            options=(bin_opt,),
+            options=(BIN_DEPTH_OPTION,),
             description="Ultrasonic distance/level sensor on a waste bin; fill level from "
                         "the bin depth",
             vendor_url="https://www.milesight.com/iot/product/lorawan-sensor/em310-udl",
