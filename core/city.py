@@ -22,6 +22,7 @@ from .errors import ConfigError
 from .model import Device
 from .options import validate_options
 from .plugins import PluginHost
+from .ring import MAX_CAPACITY
 
 KINDS = {"sources": "source", "services": "service", "sinks": "sink"}
 TOP_LEVEL = ("city", "kernel", "plugins", "sources", "services", "sinks", "devices")
@@ -39,7 +40,7 @@ CITY_OPTIONS = (
 )
 
 KERNEL_OPTIONS = (
-    Option("ring_bytes", "int", default=64 * 1024 * 1024, min=4096,
+    Option("ring_bytes", "int", default=64 * 1024 * 1024, min=4096, max=MAX_CAPACITY,
            help="capacity of the frame ring in bytes"),
     Option("overflow", "str", default="reject", choices=("reject", "drop_oldest"),
            help="what the ring does when full: sources wait (reject) or the oldest "
@@ -373,19 +374,26 @@ def _coerce_csv_options(schema, raw):
 def _load_csv(path, host, devices, out, hint=""):
     name = str(path)
     try:
-        f = open(path, newline="", encoding="utf-8")
+        # utf-8-sig: spreadsheet programs start their CSV exports with a BOM.
+        f = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         out.add("city.devices", f"cannot read device list {name}: {exc.strerror}")
         return
     with f:
-        reader = csv.DictReader(f)
+        reader = csv.DictReader(f, skipinitialspace=True)
+        if reader.fieldnames:
+            reader.fieldnames = [c.strip() for c in reader.fieldnames]
         missing = [c for c in ("id", "model") if c not in (reader.fieldnames or ())]
         if missing:
             out.add("line 1", f"missing column(s) {', '.join(missing)}; the header needs at "
                               f"least id,model (optional: {', '.join(DEVICE_FIELDS[2:])})", name)
             return
         for row in reader:
-            if None in row:
+            extra = row.pop(None, None)
+            row = {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
+            if not any(row.values()) and not any(c.strip() for c in extra or ()):
+                continue  # a blank row, as spreadsheets write them (",,,,")
+            if extra is not None:
                 out.add(f"line {reader.line_num}", "more cells than header columns", name)
                 continue
             _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint)

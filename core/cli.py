@@ -238,7 +238,7 @@ def cmd_decode(args):
         except json.JSONDecodeError:
             options[key] = value
     try:
-        readings = model.decode(payload, args.fport, options)
+        readings = list(model.decode(payload, args.fport, options))
     except DecodeError as exc:
         where = f" (byte {exc.offset})" if exc.offset is not None else ""
         if args.json:
@@ -246,11 +246,19 @@ def cmd_decode(args):
         else:
             print(f"decode error: {exc}{where}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - a codec bug, reported like the kernel does
+        from .plugins import format_error
+
+        print(f"device model {model.id} failed: {format_error(exc)}", file=sys.stderr)
+        return 1
+    # An item may carry its own time as a fourth element (docs/plugins.md).
     if args.json:
-        _print_json([{"quantity": q, "value": v, "unit": u} for q, v, u in readings])
+        _print_json([{"quantity": r[0], "value": r[1], "unit": r[2],
+                      **({"time": r[3]} if len(r) > 3 else {})} for r in readings])
     else:
-        for q, v, u in readings:
-            print(f"{q:28s} {v} {u}")
+        for r in readings:
+            when = f"  at {r[3]}" if len(r) > 3 else ""
+            print(f"{r[0]:28s} {r[1]} {r[2]}{when}")
     return 0
 
 

@@ -6,6 +6,7 @@ model options.  Each problem names the key path and what is allowed.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -21,6 +22,10 @@ def parse_duration(value):
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '15min', '1h', '2d'")
     if isinstance(value, int | float):
+        # TOML has -1, nan and inf: none of them is a length of time.
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{value!r} is not a duration: it must be a finite number of "
+                             "seconds >= 0, or a string like '15min', '1h', '2d'")
         return float(value)
     m = _DURATION.match(str(value))
     if not m:

@@ -188,7 +188,14 @@ class PluginHost:
         for attr, (hook_name, key) in _REGISTRIES.items():
             table = {}
             for plugin, result in self.call_each(hook_name):
-                for desc in result or ():
+                try:
+                    result = list(result or ())
+                except Exception:  # noqa: BLE001 - e.g. one descriptor returned bare
+                    self.errors.append(
+                        (plugin, f"{hook_name} returned {type(result).__name__}, "
+                                 "not a list of descriptors"))
+                    continue
+                for desc in result:
                     name = getattr(desc, key, None)
                     if name is None:
                         self.errors.append(

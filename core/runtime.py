@@ -154,7 +154,6 @@ class Kernel:
     def decode_batch(self, records):
         """Packed frames -> readings (errors counted and reported as events)."""
         readings = []
-        append = readings.append
         unpackb = msgpack.unpackb
         decoders = self._decoders
         last_source = self._last_source
@@ -177,7 +176,11 @@ class Kernel:
             decode, options, model = entry
             last_source[dev_id] = source
             try:
-                values = decode(payload, fport, options)
+                # Materialised and shaped inside the guard: a codec may return a lazy
+                # iterable that raises, or items of the wrong shape.
+                values = [Reading(dev_id, t, item[0], item[1], item[2]) if len(item) == 3
+                          else Reading(dev_id, item[3], item[0], item[1], item[2])
+                          for item in decode(payload, fport, options)]
             except DecodeError as exc:
                 where = f" at byte {exc.offset}" if exc.offset is not None else ""
                 self.count_error("decode", f"{model}: {exc}{where}", device=dev_id,
@@ -188,11 +191,7 @@ class Kernel:
             except Exception as exc:  # noqa: BLE001 - a codec that raises is isolated
                 self._plugin_failed(f"device model {model}", exc, device=dev_id)
                 continue
-            for item in values:
-                if len(item) == 3:
-                    append(Reading(dev_id, t, item[0], item[1], item[2]))
-                else:  # (quantity, value, unit, time): a payload with its own timestamps
-                    append(Reading(dev_id, item[3], item[0], item[1], item[2]))
+            readings.extend(values)
         return readings
 
     # -- running -------------------------------------------------------------------
@@ -261,6 +260,7 @@ class Kernel:
     async def _start(self):
         city = self.city
         for name, comp in city.sinks.items():
+            sink = None
             try:
                 sink = comp.descriptor.factory(name, comp.options, city)
                 await asyncio.to_thread(sink.open)
@@ -268,8 +268,15 @@ class Kernel:
                     await asyncio.to_thread(sink.add_devices, list(city.devices.values()))
             except Exception as exc:  # noqa: BLE001
                 self._plugin_failed(f"sink {name}", exc)
+                if sink is not None:
+                    # Opened, or half-opened: release its connection or file lock.
+                    try:
+                        await asyncio.to_thread(sink.close)
+                    except Exception:  # noqa: BLE001 - its failure is reported above
+                        pass
                 continue
             self.sinks[name] = sink
+            self.sink_rows[name] = 0  # in the summary even when it writes nothing
         state_dir = city.state_dir
         for name, comp in city.services.items():
             try:
@@ -277,8 +284,9 @@ class Kernel:
                 ctx = ServiceContext(self, name)
                 state_file = state_dir / f"{name}.msgpack"
                 if hasattr(svc, "restore") and state_file.exists():
-                    svc.restore(msgpack.unpackb(state_file.read_bytes(), raw=False,
-                                                strict_map_key=False))
+                    state = self._read_state(name, state_file)
+                    if state is not None:
+                        svc.restore(state)
                 if hasattr(svc, "start"):
                     svc.start(ctx)
             except Exception as exc:  # noqa: BLE001
@@ -293,6 +301,21 @@ class Kernel:
                 continue
             self.sources[name] = (src, SourceContext(self, name))
         self._call_hook("hromada_startup", city=city)
+
+    def _read_state(self, name, path):
+        """A service's saved state, or None (reported) when the file cannot be read."""
+        data = path.read_bytes()  # unreadable: the service fails to start, reported
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except (ValueError, TypeError, msgpack.UnpackException) as exc:
+            # Corrupt: the service starts fresh (its snapshot at the end writes a good
+            # file), and the bad one is kept aside for the operator.
+            kept = path.with_suffix(".corrupt")
+            os.replace(path, kept)
+            self.count_error("state", f"service {name}: cannot read its state file {path}: "
+                                      f"{type(exc).__name__}: {exc}; kept as {kept.name}, "
+                                      "starting without it", source=f"service {name}")
+            return None
 
     def _call_hook(self, hook_name, **kwargs):
         """A lifecycle hook: each plugin's failure is counted and reported, not fatal."""
@@ -342,16 +365,22 @@ class Kernel:
             except Exception as exc:  # noqa: BLE001 - a failing service is isolated
                 self._plugin_failed(f"service {name}", exc)
 
-    async def _write(self, readings, events):
+    async def _write(self, readings, events, skip=()):
+        """Write to every sink not in ``skip``; return the names of those that failed."""
+        failed = set()
         if not readings and not events:
-            return
+            return failed
         for name, sink in self.sinks.items():
+            if name in skip:
+                continue
             try:
                 await asyncio.to_thread(sink.write, readings, events)
             except Exception as exc:  # noqa: BLE001 - a failing sink is isolated
                 self._plugin_failed(f"sink {name}", exc)
+                failed.add(name)
                 continue
             self.sink_rows[name] += len(readings)
+        return failed
 
     async def _send_commands(self):
         commands, self.commands = self.commands, []
@@ -359,7 +388,8 @@ class Kernel:
             try:
                 await self._send(cmd)
             except Exception as exc:  # noqa: BLE001
-                self._plugin_failed(f"command for {cmd.device}", exc, device=cmd.device)
+                device = getattr(cmd, "device", None)  # a service may pass a non-Command
+                self._plugin_failed(f"command for {device}", exc, device=device)
 
     async def _send(self, cmd):
         dev = self.city.devices.get(cmd.device)
@@ -377,13 +407,19 @@ class Kernel:
             cmd = Command(cmd.device, fport, payload, cmd.action, cmd.confirmed, cmd.time,
                           cmd.source)
         source = self._last_source.get(cmd.device)
-        target = self.sources.get(source)
-        if target is None or not hasattr(target[0], "send"):
+        if source is None:
+            # Not heard yet in this run: any source that carries downlinks.
             target = next(((s, c) for s, c in self.sources.values() if hasattr(s, "send")),
                           None)
+        else:
+            # Only the network that heard the device can reach it; another source's
+            # network does not know it.
+            target = self.sources.get(source)
+            if target is not None and not hasattr(target[0], "send"):
+                target = None
         if target is None:
-            # No source can carry downlinks (e.g. a simulated city): record it as sent
-            # to the journal so services can be tested end to end.
+            # No source can carry it (e.g. a simulated city): record it in the journal so
+            # services can be tested end to end.
             self.emit(Event("command.unsent", "info", cmd.device, cmd.time,
                             {"fport": cmd.fport, "payload": cmd.payload.hex()}, cmd.source))
             return
@@ -392,9 +428,14 @@ class Kernel:
 
     async def _stop(self):
         for name, (svc, ctx) in self.services.items():
-            try:
-                if hasattr(svc, "stop"):
+            if hasattr(svc, "stop"):
+                try:
                     svc.stop(ctx)
+                except Exception as exc:  # noqa: BLE001
+                    # Reported; its state is still saved below, or the next run would
+                    # start it from scratch.
+                    self._plugin_failed(f"service {name}", exc)
+            try:
                 if hasattr(svc, "snapshot"):
                     state = svc.snapshot()
                     self.city.state_dir.mkdir(parents=True, exist_ok=True)
@@ -406,9 +447,13 @@ class Kernel:
                 self._plugin_failed(f"service {name}", exc)
         if self.commands:
             await self._send_commands()
-        events, self.events = self.events, []
-        self.events_total += len(events)
-        await self._write([], events)
+        # A sink failing in this last write reports it as a new event: write those too,
+        # to the sinks that still work (each pass either adds a failed sink or ends).
+        failed = set()
+        while self.events:
+            events, self.events = self.events, []
+            self.events_total += len(events)
+            failed |= await self._write([], events, skip=failed)
         for name, sink in self.sinks.items():
             try:
                 await asyncio.to_thread(sink.close)
