@@ -28,6 +28,8 @@ class LocalClock:
     def __init__(self, tz):
         self.tz = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
         self._offsets = {}
+        self._folds = {}
+        self._interval_starts = {}
         self._day_starts = {}
 
     def offset(self, t):
@@ -38,6 +40,45 @@ class LocalClock:
             off = utc.astimezone(self.tz).utcoffset().total_seconds()
             self._offsets[slot] = off
         return off
+
+    def fold(self, t):
+        """1 when ``t`` is the second pass of a wall-clock time repeated by a change back
+        from summer time (the last Sunday of October in Europe), else 0."""
+        slot = int(t // 900)
+        f = self._folds.get(slot)
+        if f is None:
+            f = self._folds[slot] = dt.datetime.fromtimestamp(slot * 900, self.tz).fold
+        return f
+
+    def utc_of(self, local, fold=0):
+        """POSIX time of local wall time ``local`` (seconds as :meth:`local` gives);
+        ``fold`` picks the second pass of a repeated wall-clock time."""
+        naive = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=local)
+        return naive.replace(tzinfo=self.tz, fold=fold).timestamp()
+
+    def interval_key(self, t, interval):
+        """Number of the local-time interval of length ``interval`` holding ``t``.
+
+        Whole numbers count intervals of local wall time; an interval that starts in the
+        wall-clock hour repeated when summer time ends gets ``+ 0.5`` on its second
+        pass, so that two real hours are never one interval.  Keys are for equality;
+        order intervals by :meth:`interval_start`.
+        """
+        key = int(self.local(t) // interval)
+        if self.fold(t) and self._repeated(key * interval):
+            return key + 0.5
+        return key
+
+    def interval_start(self, key, interval):
+        """POSIX time at which the interval ``key`` (see :meth:`interval_key`) starts."""
+        t = self._interval_starts.get((key, interval))
+        if t is None:
+            t = self.utc_of(int(key) * interval, 1 if key % 1 else 0)
+            self._interval_starts[(key, interval)] = t
+        return t
+
+    def _repeated(self, local):
+        return self.utc_of(local, 0) != self.utc_of(local, 1)
 
     def local(self, t):
         """Seconds since 1970-01-01T00:00 local wall time."""

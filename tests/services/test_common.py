@@ -80,3 +80,24 @@ def test_check_reports_a_bad_service_option_at_its_key_path(tmp_path, capsys):
     assert f"{city}: services.leaks.night: " in err
     city.write_text(city.read_text().replace("25:00-05:00", "02:00-05:00"))
     assert main(["check", str(city)]) == 0
+
+
+@pytest.mark.parametrize("interval", [900, 3600, 7200])
+def test_interval_keys_across_the_end_and_start_of_summer_time(interval):
+    # Every real instant falls in exactly one interval whose start is at or before it,
+    # and intervals in real time never go back, also on 2026-10-25 and 2026-03-29.
+    clock = LocalClock(KYIV)
+    for first in ("2026-10-24T20:00:00+00:00", "2026-03-28T20:00:00+00:00"):
+        t0 = dt.datetime.fromisoformat(first).timestamp()
+        starts = []
+        for i in range(0, 10 * 3600, 300):
+            key = clock.interval_key(t0 + i, interval)
+            start = clock.interval_start(key, interval)
+            assert start <= t0 + i < start + interval + 3600
+            if not starts or starts[-1] != start:
+                starts.append(start)
+        assert starts == sorted(set(starts))
+    fall_back = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC).timestamp()
+    assert clock.interval_key(fall_back, 3600) != clock.interval_key(fall_back + 3600, 3600)
+    assert clock.interval_start(clock.interval_key(fall_back + 3600, 3600), 3600) == (
+        fall_back + 1800)

@@ -188,3 +188,23 @@ def test_lden_of_levels_that_cancel_the_penalties(level, shift):
     # a louder day always raises Lden, never by more than the change
     assert 0 < lden(level + abs(shift) + 0.1, level, level) - lden(level, level, level) \
         <= abs(shift) + 0.1 + 1e-9
+
+
+def test_the_hour_repeated_when_summer_time_ends_is_two_hourly_means():
+    # 2026-10-25 in Kyiv: 03:00-04:00 local runs twice (00:00Z and 01:00Z).
+    svc = service("environment", city(A1, tz=KYIV))
+    ctx = Ctx()
+    t0 = ts("2026-10-24T23:00:00+00:00")
+    values = [10.0] * 4 + [60.0] * 4 + [20.0] * 4 + [30.0] * 4   # one value per hour
+    svc.process([R("a1", t0 + i * 900 + 60, "pm2_5", v, "ug/m3")
+                 for i, v in enumerate(values)], ctx)
+    svc.stop(ctx)
+    assert svc.hourly_means("a1", "2026-10-25") == {
+        2: {"pm2_5": 10.0}, 3: {"pm2_5": 60.0}, 3.5: {"pm2_5": 20.0}, 4: {"pm2_5": 30.0}}
+    # The poor hour is the first pass of 03:00 and ends at the second pass.
+    assert [(e.kind, e.time, e.data["hour"]) for e in ctx.events] == [
+        ("environment.air_quality", ts("2026-10-25T01:00:00+00:00"),
+         "2026-10-25T03:00:00+03:00"),
+        ("environment.air_quality_cleared", ts("2026-10-25T02:00:00+00:00"),
+         "2026-10-25T03:00:00+02:00")]
+    assert svc.summary()["aqi_by_district"]["Tsentr"]["worst_hour"]["hour"] == "03:00"

@@ -1,6 +1,7 @@
 """The metering service: readings with a known answer, fed straight to the service."""
 
 import csv
+import datetime as dt
 
 import pytest
 from hypothesis import given, settings
@@ -338,3 +339,63 @@ def test_consumption_is_the_sum_of_the_steps_across_rollovers(start, steps):
     svc.process(readings, Ctx())
     used = sum(svc.days[d]["w1"]["volume"][4] for d in svc.days)
     assert used == pytest.approx(sum(round(s, 3) for s in steps), abs=1e-6)
+
+
+def test_leak_nights_must_be_in_a_row():
+    # Leaking nights 2, 4 and 5 March with no readings on the night of 3 March: only two
+    # nights in a row, so no leak yet with leak_nights=3; the 6th makes three.
+    svc = service("metering", city(W1, tz="Europe/Kyiv"), leak_nights=3)
+    ctx = Ctx()
+    for date in ("2026-03-02", "2026-03-04", "2026-03-05"):
+        svc.process(night_readings("w1", date, [1] * 8), ctx)
+    assert ctx.events == []
+    assert svc.streak == {"w1": 2}
+    state = roundtrip(svc.snapshot())
+    svc = service("metering", city(W1, tz="Europe/Kyiv"), leak_nights=3)
+    svc.restore(state)
+    svc.process(night_readings("w1", "2026-03-06", [1] * 8), ctx)
+    assert ctx.kinds() == ["metering.leak"]
+    assert ctx.events[0].data["nights"] == 3 and ctx.events[0].data["night"] == "2026-03-06"
+
+
+def test_intervals_on_the_days_summer_time_ends_and_starts(tmp_path):
+    # Kyiv: 2026-10-25 has 25 hours (03:00-04:00 local twice), 2026-03-29 has 23.
+    kyiv = city(W1, tz="Europe/Kyiv")
+    for date, first_utc, hours in (("2026-10-25", "2026-10-24T21", 25),
+                                   ("2026-03-29", "2026-03-28T22", 23)):
+        out = tmp_path / date
+        svc = service("metering", kyiv, export_dir=str(out))
+        ctx = Ctx()
+        t0 = ts(f"{first_utc}:30Z")
+        svc.process([R("w1", t0 + i * 3600, "volume", 100.0 + i, "m3")
+                     for i in range(hours + 2)], ctx)
+        svc.stop(ctx)
+        rows = read_csv(out / f"metering-intervals-{date}.csv")
+        # One row per real hour, each starting an hour after the one before.
+        assert [r["interval_start"] for r in rows] == [
+            dt.datetime.fromtimestamp(t0 - 1800 + i * 3600, dt.UTC).strftime(
+                "%Y-%m-%dT%H:00:00.000Z") for i in range(hours)]
+        assert [float(r["consumption"]) for r in rows] == [0.0] + [1.0] * (hours - 1)
+        assert svc.summary()["daily"] == {date: {"Tsentr": {"water/volume": hours - 1.0}}}
+
+
+def test_a_late_reading_after_its_day_was_closed(tmp_path):
+    # w2's uplink of 23:00 on 2 March arrives after the day was closed: billing counts
+    # it on 3 March, and its interval row goes in 3 March's file, not in a .part file of
+    # 2 March that would never be completed.
+    svc = service("metering", city(W1, W2), export_dir=str(tmp_path))
+    ctx = Ctx()
+    svc.process([R("w1", "2026-03-02T10:00", "volume", 1.0, "m3"),
+                 R("w2", "2026-03-02T10:00", "volume", 1.0, "m3"),
+                 R("w1", "2026-03-03T01:00", "volume", 2.0, "m3")], ctx)
+    svc.process([R("w2", "2026-03-02T23:00", "volume", 1.5, "m3")], ctx)
+    svc.process([R("w1", "2026-03-04T01:00", "volume", 3.0, "m3")], ctx)
+    svc.stop(ctx)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "metering-billing-2026-03-02.csv", "metering-billing-2026-03-03.csv",
+        "metering-intervals-2026-03-02.csv", "metering-intervals-2026-03-03.csv"]
+    assert svc.summary()["daily"]["2026-03-03"] == {"Tsentr": {"water/volume": 1.5}}
+    got = {(r["device"], r["interval_start"], r["consumption"])
+           for r in read_csv(tmp_path / "metering-intervals-2026-03-03.csv")}
+    assert got == {("w1", "2026-03-03T01:00:00.000Z", "1.0"),
+                   ("w2", "2026-03-02T23:00:00.000Z", "0.5")}

@@ -157,3 +157,17 @@ def test_bad_baseline_file_is_named(tmp_path):
     path.write_text("device,hour\n")
     with pytest.raises(ValueError, match="line 1: the header needs the columns"):
         service("traffic", city(C1), baseline=str(path))
+
+
+def test_the_hour_repeated_when_summer_time_ends_is_counted_twice():
+    # 2026-10-25 in Kyiv: 03:00-04:00 local runs twice; each real quarter hour is its own
+    # interval, none is merged with another or dropped as late.
+    svc = service("traffic", city(C1, tz=KYIV))
+    ctx = Ctx()
+    t0 = ts("2026-10-24T23:00:00+00:00")
+    svc.process([R("c1", t0 + i * 300 + 60, "vehicle_count", 10, "count")
+                 for i in range(37)], ctx)
+    assert svc.flows_of("c1") == [(f"2026-10-25T0{h}:{m}:00+0{o}:00", 30.0, None)
+                                  for h, o in ((2, 3), (3, 3), (3, 2))
+                                  for m in ("00", "15", "30", "45")]
+    assert svc.summary()["counts"] == {}

@@ -151,7 +151,7 @@ class Environment:
             if wm is None or r.time > wm:
                 wm = r.time
             key = self.pollutant_of.get(r.quantity, "laeq")
-            hour = int(self.clock.local(r.time) // 3600)
+            hour = self.clock.interval_key(r.time, 3600)
             if key != "laeq" and r.unit != "ug/m3":
                 v = to_ugm3(key, v, r.unit)
                 if v is None:
@@ -175,8 +175,7 @@ class Environment:
 
     def _hour_time(self, hour):
         """POSIX time at the end of local hour ``hour``."""
-        local_end = (hour + 1) * 3600
-        return local_end - self.clock.offset(local_end - self.clock.offset(local_end))
+        return self.clock.interval_start(hour, 3600) + 3600
 
     def _close_hour(self, sensor, key, acc, ctx):
         hour, total, n = acc
@@ -275,7 +274,8 @@ class Environment:
     # -- queries and reporting -------------------------------------------------------------
 
     def hourly_means(self, sensor, date):
-        """{local hour 0-23: {pollutant: mean}} of one sensor on a local date."""
+        """{local hour 0-23: {pollutant: mean}} of one sensor on a local date (the second
+        pass of the hour repeated when summer time ends is hour + 0.5)."""
         day = self._date_day(date)
         return {h - day * 24: dict(v) for h, v in sorted(self.hourly.get(sensor, {}).items())
                 if h // 24 == day}
@@ -300,7 +300,7 @@ class Environment:
         for district, hours in sorted(self.district_hours.items()):
             if not hours:
                 continue
-            day = max(hours) // 24
+            day = int(max(hours) // 24)
             daily, worst = {}, None
             for h in sorted(hours):
                 if h // 24 != day:
@@ -319,7 +319,7 @@ class Environment:
                 "date": str(self.clock.date(day)),
                 "index": level, "level": LEVELS[level - 1], "pollutant": dominant,
                 "daily_means": {p: round(m, 2) for p, m in sorted(daily_means.items())},
-                "worst_hour": {"hour": f"{worst[2] % 24:02d}:00", "index": worst[0],
+                "worst_hour": {"hour": f"{int(worst[2]) % 24:02d}:00", "index": worst[0],
                                "level": LEVELS[worst[0] - 1], "pollutant": worst[1]},
             }
         return out

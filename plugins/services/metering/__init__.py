@@ -114,6 +114,7 @@ class Metering:
         self.nights = {}     # dev -> [night, min rate, samples, unit]
         self.night_ids = set()  # nights some device still has samples of
         self.streak = {}     # dev -> consecutive nights with flow that never stopped
+        self.streak_night = {}  # dev -> the last night counted in its streak
         self.leaking = {}    # dev -> night the leak was found
         self.flag_state = {}  # dev -> {flag: True}
         self.pressure = {}   # dev -> [recent values, level when the drop was seen]
@@ -233,7 +234,7 @@ class Metering:
             rec[2], rec[3] = t1, v1
             rec[4] += delta
             rec[5] += 1
-        key = int(local // self.interval)
+        key = self.clock.interval_key(t1, self.interval)
         st = self.reg[dev][q]
         if st[2] != key:
             if st[2] is not None:
@@ -254,11 +255,15 @@ class Metering:
             start = self._starts.get(st[2])
             if start is None:
                 # Every meter shares the interval starts: build each one's text once.
-                start_local = st[2] * self.interval
-                guess = start_local - self.clock.offset(start_local)
-                utc = start_local - self.clock.offset(guess)
+                start_local = int(st[2]) * self.interval
+                utc = self.clock.interval_start(st[2], self.interval)
                 start = self._starts[st[2]] = (int(start_local // 86400.0), _iso(utc))
-            self._interval_rows.append((start[0], dev, q, start[1], _fmt(st[3]), st[4]))
+            day = start[0]
+            if self.closed_through is not None and day <= self.closed_through:
+                # A late reading's interval: its day's file is final, and the billing
+                # counts it on the first open day, so its row goes in that day's file.
+                day = self.closed_through + 1
+            self._interval_rows.append((day, dev, q, start[1], _fmt(st[3]), st[4]))
         st[2] = None
 
     def _flush_intervals(self):
@@ -383,7 +388,11 @@ class Metering:
         if samples < self.night_min_samples:
             return
         if low > self.night_zero:
-            self.streak[dev] = n = self.streak.get(dev, 0) + 1
+            # "In a row": a night without evidence (no or too few readings) between two
+            # leaking nights breaks the run, it does not bridge it.
+            last = self.streak_night.get(dev)
+            n = self.streak.get(dev, 0) + 1 if last is not None and night == last + 1 else 1
+            self.streak[dev], self.streak_night[dev] = n, night
             if n >= self.leak_nights and dev not in self.leaking:
                 self.leaking[dev] = night
                 self._emit(ctx, "metering.leak", "warning", dev, self._night_end(night),
@@ -392,6 +401,7 @@ class Metering:
                             "night": str(self.clock.date(night))})
         else:
             self.streak.pop(dev, None)
+            self.streak_night.pop(dev, None)
             if self.leaking.pop(dev, None) is not None:
                 self._emit(ctx, "metering.leak_cleared", "info", dev,
                            self._night_end(night),
@@ -419,7 +429,7 @@ class Metering:
                              _iso(t1), _fmt(v1), _fmt(used), n, dflags))
             # An interval still open belongs to this day: it is complete now.
             for q, st in self.reg.get(dev, {}).items():
-                if st[2] is not None and int(st[2] * self.interval // 86400) <= day:
+                if st[2] is not None and int(st[2]) * self.interval // 86400 <= day:
                     self._close_interval(dev, q, st)
         for table in (daily, monthly):
             for totals in table.values():
@@ -507,7 +517,8 @@ class Metering:
             "profile": {d: {k: list(v.items()) for k, v in p.items()}
                         for d, p in self.profile.items()},
             "closed_through": self.closed_through, "watermark": self.watermark,
-            "nights": self.nights, "streak": self.streak, "leaking": self.leaking,
+            "nights": self.nights, "streak": self.streak,
+            "streak_night": self.streak_night, "leaking": self.leaking,
             "flag_state": self.flag_state, "pressure": self.pressure,
             "counts": dict(self.counts), "exports": self.exports,
         }
@@ -524,6 +535,7 @@ class Metering:
                         for d, p in state["profile"].items()}
         self.closed_through, self.watermark = state["closed_through"], state["watermark"]
         self.nights, self.streak = state["nights"], state["streak"]
+        self.streak_night = state.get("streak_night", {})
         self.night_ids = {rec[0] for rec in self.nights.values()}
         self.leaking, self.flag_state = state["leaking"], state["flag_state"]
         self.pressure = state["pressure"]

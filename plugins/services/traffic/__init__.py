@@ -132,13 +132,14 @@ class Traffic:
     def _count(self, dev, t, kind, v, ctx):
         street = self.streets.setdefault(self.street[dev], [0.0, 0.0, 0.0, None])
         street[0 if kind == "vehicles" else 1] += v
-        key = int(self.clock.local(t) // self.interval)
+        key = self.clock.interval_key(t, self.interval)
         acc = self.open.get((dev, kind))
         if acc is None:
             self.open[(dev, kind)] = [key, v]
         elif acc[0] == key:
             acc[1] += v
-        elif key > acc[0]:
+        elif (self.clock.interval_start(key, self.interval)
+              > self.clock.interval_start(acc[0], self.interval)):
             self._close(dev, kind, acc, ctx)
             acc[0], acc[1] = key, v
         else:
@@ -147,8 +148,8 @@ class Traffic:
 
     def _close(self, dev, kind, acc, ctx):
         key, count = acc
-        local = key * self.interval
-        start = local - self.clock.offset(local - self.clock.offset(local))
+        local = int(key) * self.interval
+        start = self.clock.interval_start(key, self.interval)
         rate = count * 3600.0 / self.interval
         flows = self.flows.setdefault(dev, deque(maxlen=KEEP_INTERVALS))
         if flows and flows[-1][0] == start:
