@@ -43,6 +43,7 @@ class SimDevice:
         self.fcnt_up = fcnt_up
         self.fcnt_down = 0
         self.dev_nonce = dev_nonce
+        self.last_dev_nonce = None  # of the last join-request, which accept() answers
         self.rx_delay = None
         self.cflist = None
 
@@ -65,19 +66,21 @@ class SimDevice:
         if dev_nonce is None:
             self.dev_nonce += 1
             dev_nonce = self.dev_nonce
+        self.last_dev_nonce = dev_nonce
         return lorawan.encode_join_request(join_eui=self.join_eui, dev_eui=self.dev_eui,
                                            dev_nonce=dev_nonce, appkey=self.appkey)
 
     def accept(self, phy, dev_nonce=None):
-        """Take a join-accept: decrypt, check its MIC, derive the session keys.  Returns
-        the decoded join-accept; raises ValueError when the MIC does not match."""
+        """Take a join-accept: decrypt, check its MIC, derive the session keys (with the
+        DevNonce of the last join-request unless ``dev_nonce``).  Returns the decoded
+        join-accept; raises ValueError when the MIC does not match."""
         frame = lorawan.decode(phy, appkey=self.appkey)
         if frame.mtype != "JoinAccept" or not frame.mic_ok:
             raise ValueError(f"not a join-accept for device {self.dev_eui} "
                              f"({frame.mtype}, mic_ok={frame.mic_ok})")
         keys = lorawan.derive_session_keys_10(
             self.appkey, join_nonce=frame.join_nonce, net_id=frame.net_id,
-            dev_nonce=self.dev_nonce if dev_nonce is None else dev_nonce)
+            dev_nonce=self.last_dev_nonce if dev_nonce is None else dev_nonce)
         self.dev_addr = frame.dev_addr
         self.nwkskey, self.appskey = keys.nwkskey, keys.appskey
         self.fcnt_up = self.fcnt_down = 0

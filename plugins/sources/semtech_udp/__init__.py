@@ -198,6 +198,12 @@ class SemtechUdpSource:
         self.ctx = None
         self.sock = None
         self._pending: dict[bytes, _Uplink] = {}
+        # Uplinks already processed, by PHYPayload, in the order they came.  A copy from
+        # another gateway, later than dedup_window but before RX2 opens, is a slow
+        # gateway's: a device retransmits only after its receive windows, and a gateway
+        # reports a packet once, so it is no replay (and must not be answered twice).
+        self._recent: dict[bytes, _Uplink] = {}
+        self._late = self.rx1_delay + 1.0
         self._wake = asyncio.Event()
         self._windows: dict[str, _Window] = {}
         self._tx = collections.OrderedDict()   # PULL_RESP token -> what it carried
@@ -422,6 +428,12 @@ class SemtechUdpSource:
                 continue
             pend = self._pending.get(rx.phy)
             if pend is None:
+                seen = self._recent.get(rx.phy)
+                if (seen is not None and now - seen.first < self._late
+                        and all(eui != gw.eui for eui, _ in seen.heard)):
+                    seen.heard.append((gw.eui, rx))
+                    self.stats["late_copies"] += 1
+                    continue
                 pend = self._pending[rx.phy] = _Uplink(rx.phy, now, now + self.dedup_window,
                                                        time.time())
                 self._wake.set()
@@ -449,13 +461,20 @@ class SemtechUdpSource:
         """Process the uplinks whose dedup window ended (all of them when ``final``)."""
         now = time.monotonic()
         records = []
-        pending = self._pending
+        pending, recent = self._pending, self._recent
+        while recent:
+            key = next(iter(recent))
+            if now - recent[key].first < self._late:
+                break
+            del recent[key]
         while pending:
             key = next(iter(pending))
             pend = pending[key]
             if not final and pend.deadline > now:
                 break
             del pending[key]
+            recent.pop(key, None)  # re-inserted last: the dict stays in time order
+            recent[key] = pend
             try:
                 rec = self._uplink(pend)
             except Exception as exc:  # noqa: BLE001 - one bad uplink must not stop the source
@@ -493,6 +512,10 @@ class SemtechUdpSource:
             if len(phy) >= 5 and kind != "frame":
                 data["dev_addr"] = phy[1:5][::-1].hex()
             self._report(kind, v.detail, dev, **data)
+            if v.reason == "duplicate" and v.frame.mtype == "ConfirmedDataUp":
+                # The device missed our ACK and sent the frame again: acknowledge it
+                # again (its payload was delivered the first time).
+                self._class_a_window(v.session, pend, heard, v.frame)
             return None
         s, frame = v.session, v.frame
         self._dirty = True
@@ -535,7 +558,7 @@ class SemtechUdpSource:
         self._save_now.set()  # a session a device now uses must survive a crash
         self.stats["joins"] += 1
         sent = self._schedule(dev, joined.join_accept, pend.first, heard,
-                              gwmp.JOIN_ACCEPT_DELAY1, "join-accept")
+                              gwmp.JOIN_ACCEPT_DELAY1, "join-accept", join=True)
         self.ctx.emit(Event("lorawan.join", "info", dev, time.time(),
                             {"message": f"device {dev} joined as DevAddr {joined.dev_addr}",
                              "dev_addr": joined.dev_addr, "dev_nonce": joined.dev_nonce,
@@ -554,11 +577,13 @@ class SemtechUdpSource:
                 return gw
         return None
 
-    def _rx1_datr(self, datr):
+    @staticmethod
+    def _rx1_datr(datr, offset):
+        # EU868 RX1 data rate: the uplink's DR minus RX1DROffset, DR0 at least (RP002).
         dr = gwmp.eu868_dr(datr)
-        if dr is None or dr > 5:
-            return datr  # not an EU868 BW125 rate: answer on the same one
-        return gwmp.eu868_datr(max(0, dr - self.rx1_dr_offset))
+        if dr is None:
+            return datr  # not an EU868 rate: answer on the same one
+        return gwmp.eu868_datr(max(0, dr - offset))
 
     def _transmit(self, gw, phy, txpk, device, what, fcnt=None):
         token = self._next_token()
@@ -570,9 +595,12 @@ class SemtechUdpSource:
         while len(self._tx) > MAX_PENDING_TX:
             self._tx.popitem(last=False)
 
-    def _schedule(self, device, phy, first, heard, delay, what, fcnt=None):
+    def _schedule(self, device, phy, first, heard, delay, what, fcnt=None, join=False):
         """Send ``phy`` in the RX1 (``delay`` after the uplink) or RX2 window (a second
-        later) through the best gateway that can transmit; the gateway's EUI or None."""
+        later) through the best gateway that can transmit; the gateway's EUI or None.
+
+        A join-accept (``join``) goes on the regional defaults (RX1DROffset 0, RX2 on
+        869.525 MHz DR0): the device takes the source's settings from the accept itself."""
         euis = [eui for eui, _ in heard]
         gw = self._pull_gateway(euis)
         if gw is None:
@@ -588,10 +616,13 @@ class SemtechUdpSource:
         late = time.monotonic() + self.tx_lead
         if late <= first + delay and rx.freq is not None and rx.datr is not None:
             pk = gwmp.txpk(phy, tmst=rx.tmst + round(delay * 1e6), freq=rx.freq,
-                           datr=self._rx1_datr(rx.datr), power=self.tx_power)
+                           datr=self._rx1_datr(rx.datr, 0 if join else self.rx1_dr_offset),
+                           power=self.tx_power)
         elif late <= first + delay + 1:
-            pk = gwmp.txpk(phy, tmst=rx.tmst + round((delay + 1) * 1e6),
-                           freq=self.rx2_frequency, datr=self.rx2_datr, power=self.tx_power)
+            freq, datr = ((gwmp.EU868_RX2_FREQUENCY, gwmp.eu868_datr(gwmp.EU868_RX2_DR))
+                          if join else (self.rx2_frequency, self.rx2_datr))
+            pk = gwmp.txpk(phy, tmst=rx.tmst + round((delay + 1) * 1e6), freq=freq,
+                           datr=datr, power=self.tx_power)
         else:
             self._report("downlink", f"{what} for device {device}: both receive windows "
                                      "passed before it could be sent", device)

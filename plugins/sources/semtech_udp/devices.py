@@ -25,6 +25,7 @@ and the field, never a key's value; the objects built here never show keys in a 
 from __future__ import annotations
 
 import csv
+import re
 import tomllib
 from pathlib import Path
 
@@ -37,6 +38,15 @@ ROOT_KEYS = ("appkey", "nwkkey")
 FIELDS = ("dev_addr", *SESSION_KEYS, *ROOT_KEYS, "join_eui", "version", "class",
           "allow_reset", "max_gap")
 _HEX = set("0123456789abcdef")
+# 32 hex digits in a row: a key in the wrong column of a keys file, never echoed.
+_KEYLIKE = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _shown(value):
+    """``repr(value)`` for an error message, unless it may be a key."""
+    if _KEYLIKE.search(str(value)):
+        return "a value that looks like a key (not shown)"
+    return repr(value)
 
 
 @attrs.define(eq=False, repr=False)
@@ -71,7 +81,7 @@ class LoraDevice:
 def _hex_id(value, digits, where):
     text = str(value).strip().lower().replace("-", "").replace(":", "")
     if len(text) != digits or not set(text) <= _HEX:
-        raise ValueError(f"{where}: expected {digits} hex digits, got {value!r}")
+        raise ValueError(f"{where}: expected {digits} hex digits, got {_shown(value)}")
     return text
 
 
@@ -81,7 +91,7 @@ def _version(value, where):
         return "1.0"
     if text in ("1.1", "1.1.0"):
         return "1.1"
-    raise ValueError(f"{where}: LoRaWAN version {value!r} is not 1.0.x or 1.1")
+    raise ValueError(f"{where}: LoRaWAN version {_shown(value)} is not 1.0.x or 1.1")
 
 
 def _bool(value, where):
@@ -92,7 +102,7 @@ def _bool(value, where):
         return True
     if text in ("false", "0", "no"):
         return False
-    raise ValueError(f"{where}: must be true or false, not {value!r}")
+    raise ValueError(f"{where}: must be true or false, not {_shown(value)}")
 
 
 def build_device(dev_id, fields, where):
@@ -108,7 +118,7 @@ def build_device(dev_id, fields, where):
     if "class" in f:
         cls = str(f["class"]).strip().upper()
         if cls not in ("A", "C"):
-            raise ValueError(f"{where}.class: device class {f['class']!r} is not A or C "
+            raise ValueError(f"{where}.class: device class {_shown(f['class'])} is not A or C "
                              "(class B is not supported)")
         dev.device_class = cls
     if "allow_reset" in f:
@@ -117,7 +127,7 @@ def build_device(dev_id, fields, where):
         try:
             gap = int(f["max_gap"])
         except (TypeError, ValueError):
-            raise ValueError(f"{where}.max_gap: must be an integer, not {f['max_gap']!r}") from None
+            raise ValueError(f"{where}.max_gap: must be an integer, not {_shown(f['max_gap'])}") from None
         if gap < 1:
             raise ValueError(f"{where}.max_gap: must be at least 1, not {gap}")
         dev.max_gap = gap
