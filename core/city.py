@@ -223,10 +223,10 @@ def check_city(path, *, host=None):
         if not isinstance(entry, dict):
             out.add(where, "must be a table with id and model")
             continue
-        _add_device(entry, where, host, devices, out, None, hint)
+        _add_device(entry, where, host, devices, out, None, hint, base)
     csv_path = city_opts.get("devices")
     if csv_path is not None:
-        _load_csv(Path(csv_path), host, devices, out, hint)
+        _load_csv(Path(csv_path), host, devices, out, hint, base)
 
     for kind in KINDS:
         for comp in comps[kind].values():
@@ -292,7 +292,7 @@ def _number(value, lo, hi):
     return float(value)
 
 
-def _add_device(entry, where, host, devices, out, file, hint=""):
+def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None):
     """Validate one device (from [[devices]] or a CSV row) and add it."""
     ok = True
     dev_id = entry.get("id")
@@ -341,7 +341,7 @@ def _add_device(entry, where, host, devices, out, file, hint=""):
         raw = {k: v for k, v in entry.items() if k not in DEVICE_FIELDS and v not in ("", None)}
         if file is not None:
             raw = _coerce_csv_options(model.options, raw)
-        options, p = validate_options(model.options, raw, where)
+        options, p = validate_options(model.options, raw, where, base_dir=base_dir)
         out.extend(p, file)
         ok = ok and not p
     if ok:
@@ -371,7 +371,7 @@ def _coerce_csv_options(schema, raw):
     return out
 
 
-def _load_csv(path, host, devices, out, hint=""):
+def _load_csv(path, host, devices, out, hint="", base_dir=None):
     name = str(path)
     try:
         # utf-8-sig: spreadsheet programs start their CSV exports with a BOM.
@@ -396,4 +396,5 @@ def _load_csv(path, host, devices, out, hint=""):
             if extra is not None:
                 out.add(f"line {reader.line_num}", "more cells than header columns", name)
                 continue
-            _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint)
+            _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint,
+                        base_dir)

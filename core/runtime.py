@@ -50,7 +50,11 @@ class SourceContext:
                                   rx or {}, self.name])
 
     def submit(self, payload, **kw):
-        """Push one frame now; False (and counted) when the ring refuses it."""
+        """Push one frame now; False (and counted) when the ring refuses it, or when the
+        city is stopping and the ring takes no more (a UDP source still receiving)."""
+        if self.kernel.aring.closed:
+            self.kernel.count_error("after_stop")
+            return False
         ok = self.kernel.aring.push(self.pack(payload, **kw))
         if ok:
             self.frames += 1

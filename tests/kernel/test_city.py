@@ -220,3 +220,31 @@ def test_city_toml_autoload_off_with_load_list(tmp_path):
     city = load_city(p)
     assert set(city.host.device_models) == {"cayenne/lpp"}
     assert city.host.plugins["milesight"].status == "disabled"
+
+
+def test_device_model_path_options_are_relative_to_the_city_file(tmp_path):
+    (tmp_path / "model_plug.py").write_text(textwrap.dedent('''
+        import hromada
+        from hromada import DeviceModel, Option
+
+        @hromada.hookimpl
+        def hromada_device_models():
+            return [DeviceModel(id="test/tabled", family="generic",
+                                decode=lambda p, f, o: [],
+                                options=(Option("table", "path", default="cal.csv"),))]
+        '''))
+    p = write(tmp_path, BASE.replace("[sources.sim]", '[plugins]\nmodules = ["model_plug.py"]\n\n'
+                                                      "[sources.sim]") + """
+[[devices]]
+id = "bb01"
+model = "test/tabled"
+table = "calibration/bb01.csv"
+
+[[devices]]
+id = "bb02"
+model = "test/tabled"
+""")
+    city = load_city(p)
+    base = tmp_path.resolve()
+    assert city.devices["bb01"].options["table"] == base / "calibration" / "bb01.csv"
+    assert city.devices["bb02"].options["table"] == base / "cal.csv"

@@ -256,3 +256,23 @@ def test_a_second_signal_forces_the_stop_of_a_hung_city(tmp_path):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 128 + signal.SIGTERM
     assert "second SIGTERM: stopping now" in err.decode()
+
+
+def test_a_frame_submitted_after_stop_is_refused_and_counted(tmp_path):
+    import asyncio
+
+    from hromada.runtime import Kernel
+
+    for name in ("city.toml", "devices.csv"):
+        shutil.copy(QUICKSTART / name, tmp_path / name)
+    kernel = Kernel(load_city(tmp_path / "city.toml"))
+    from hromada.runtime import SourceContext
+
+    async def main():
+        ctx = SourceContext(kernel, "late")
+        kernel.aring.close()
+        return ctx.submit(b"\x01\x67\x00\xff", network="sim", device="70b3d57ed0000000")
+
+    assert asyncio.run(main()) is False
+    assert dict(kernel.errors) == {"after_stop": 1}
+    assert kernel.frames == 0
