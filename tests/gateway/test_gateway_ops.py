@@ -169,3 +169,30 @@ def test_a_class_c_backlog_goes_out_after_the_first_uplink(tmp_path, monkeypatch
     assert [(f.fcnt, f.fport, f.frm_payload, f.mic_ok) for f in (f1, f2, f3)] == [
         (0, 1, b"\x01", True), (1, 2, b"\x02", True), (2, 3, b"\x03", True)]
     assert f1.fctrl["fpending"] is True
+
+
+def _fcnt_down(path):
+    data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+    return {s["device"]: s["fcnt_down"] for s in data["table"]["sessions"]}.get(ABP_EUI)
+
+
+async def _downlink_saved(tmp_path, monkeypatch):
+    # state_interval 60 s: only the write right after a downlink can pass in time
+    city = await RunningCity(write_city(tmp_path, monkeypatch)).start()
+    state = tmp_path / "state" / "gw.semtech-udp.msgpack"
+    try:
+        gw = await city.gateway(GW_EUIS[0])
+        abp = abp_device()
+        await gw.uplink(abp.uplink(LPP_A))
+        await city.uplinks_done(1)
+        await city.source.send(Command(ABP_EUI, fport=9, payload=b"\x09"))
+        await gw.downlink()
+        await eventually(lambda: state.exists() and _fcnt_down(state) == 1,
+                         "the state write after a downlink", timeout=2)
+    finally:
+        await city.stop()
+
+
+def test_a_used_fcnt_down_reaches_the_state_file_at_once(tmp_path, monkeypatch):
+    """A crash right after a downlink must not make the next run reuse its FCntDown."""
+    run(_downlink_saved(tmp_path, monkeypatch))

@@ -683,6 +683,8 @@ class SemtechUdpSource:
             self._undo_fcnt(s, item)
             raise
         self._dirty = True
+        # A used FCntDown must outlive a crash: a 1.0 device drops a reused counter.
+        self._save_now.set()
         if confirmed:
             s.conf_fcnt_down = fcnt
         return phy, fcnt
