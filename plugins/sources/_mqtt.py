@@ -28,7 +28,7 @@ import os
 import random
 import ssl
 import time
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from hromada import DecodeError, DeviceModel, Example, Option
 
@@ -91,15 +91,21 @@ def parse_url(url, where="url"):
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{where}: not a broker URL ({exc}); use mqtt://host:port or "
-                         "mqtts://host:port") from None
+        # urlsplit quotes the "port" it could not read, and a password holding '/',
+        # '?' or '#' ends the authority early, so that "port" is part of the password.
+        reason = "the port is not a number" if "could not be cast" in str(exc) else exc
+        raise ValueError(f"{where}: not a broker URL ({reason}); use mqtt://host:port or "
+                         "mqtts://host:port, with '/', '?', '#' and '@' in a user name or "
+                         "password percent-encoded (%2F, %3F, %23, %40)") from None
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         shown = f"{scheme}://{parts.hostname or ''}" if scheme else "(no scheme)"
         raise ValueError(f"{where}: {shown} is not a broker URL; use mqtt://host:port or "
                          "mqtts://host:port (TLS)")
+    user, password = parts.username, parts.password
     return BrokerURL(parts.hostname, port or DEFAULT_PORTS[scheme], scheme in TLS_SCHEMES,
-                     parts.username, parts.password)
+                     unquote(user) if user is not None else None,
+                     unquote(password) if password is not None else None)
 
 
 def tls_context(url, ca_file=None, cert_file=None, key_file=None):
@@ -152,6 +158,32 @@ def b64(data):
 
 def unb64(text):
     return base64.b64decode(text, validate=True)
+
+
+def frame_int(value, field, hi):
+    """A port or frame counter from a network server's JSON: an integer 0..hi.
+
+    Absent (None) is 0, as proto3 JSON leaves zero values out; anything else (a
+    string, a bool, a number out of range) is a ValueError naming the field.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+        raise ValueError(f"{field} {value!r:.40} is not an integer 0..{hi}")
+    return value
+
+
+def load_json(payload):
+    """A message's JSON; ValueError for bad JSON, also for JSON nested too deeply."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+#: Per-message failures that cost only that message (msgpack refuses ints over 64 bits
+#: with OverflowError), never the batch it came in.
+MESSAGE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 
 
 def iso_time(text):

@@ -353,3 +353,121 @@ def test_refused_or_downgraded_subscriptions(caplog):
     sub._check_granted([0])
     sub._check_granted([0])
     assert caplog.text.count("granted QoS 0, not 1") == 1
+
+
+class _Raw:
+    """An MQTT message whose payload is given as bytes (not JSON-encoded here)."""
+
+    def __init__(self, topic, payload):
+        self.topic = _Msg(topic, None).topic
+        self.payload = payload
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def test_one_malformed_chirpstack_message_costs_only_itself_not_its_batch():
+    opts, devices = _source("chirpstack", {"application_id": "app1"}, [DEV_A])
+    topic = f"application/app1/device/{DEV_A}/event/up"
+    port0 = chirpstack_up(DEV_A, 7, b"\x03\x01", fport=0)  # MAC commands, not app data
+    del port0["fPort"]  # proto3 JSON leaves a zero port out
+
+    async def main():
+        src = chirpstack.ChirpStackSource("src", opts, _City(devices))
+        ctx = StubCtx()
+        src.ctx, src.report = ctx, _mqtt.Reporter(ctx, "cs")
+        records = src.handle([
+            _Msg(topic, chirpstack_up(DEV_A, 10**30, LPP_A)),
+            _Msg(topic, {"deviceInfo": {"devEui": 123}, "fPort": 1, "data": "AA=="}),
+            _Msg(topic, chirpstack_up(DEV_A, 3, LPP_A, fport="x")),
+            _Msg(topic, chirpstack_up(DEV_A, 4, LPP_A, fport=True)),
+            _Msg(topic, chirpstack_up(DEV_A, 5, LPP_A, rx=[{"gatewayId": "g",
+                                                              "rssi": 10**30}])),
+            _Raw(topic, DEEP),
+            _Msg(topic, port0),
+            _Msg(topic, chirpstack_up(DEV_A, 6, LPP_A, fport=2))])
+        return [msgpack.unpackb(r)[:5] for r in records], ctx.errors
+
+    records, errors = run(main())
+    assert records == [["lorawan", DEV_A, 2, 6, 1772359200.5]]
+    assert errors == [
+        ("frame", f"cs: up event on {topic}: ValueError: fCnt "
+                  "1000000000000000000000000000000 is not an integer 0..4294967295"),
+        ("frame", f"cs: up event on {topic}: ValueError: deviceInfo.devEui 123 is not "
+                  "a string"),
+        ("frame", f"cs: up event on {topic}: ValueError: fPort 'x' is not an integer "
+                  "0..255"),
+        ("frame", f"cs: up event on {topic}: ValueError: fPort True is not an integer "
+                  "0..255"),
+        ("frame", f"cs: up event on {topic}: OverflowError: Integer value out of range"),
+        ("frame", f"cs: message on {topic} is not a ChirpStack event: JSON nested too "
+                  "deeply"),
+    ]
+
+
+def test_one_malformed_tts_message_costs_only_itself_not_its_batch():
+    opts, devices = _source("tts", {"application_id": "app1", "webhook": "127.0.0.1:0"},
+                            [DEV_A])
+    topic = "v3/app1@ttn/devices/x/up"
+    anonymous = tts_up(DEV_A, 1, LPP_A)
+    del anonymous["end_device_ids"]["dev_eui"], anonymous["end_device_ids"]["device_id"]
+    port0 = tts_up(DEV_A, 9, b"\x03\x01", fport=0)
+    no_payload = tts_up(DEV_A, 10, b"", fport=4)
+    del no_payload["uplink_message"]["frm_payload"]
+
+    async def main():
+        src = tts.TTSSource("src", opts, _City(devices))
+        ctx = StubCtx()
+        src.ctx, src.report = ctx, _mqtt.Reporter(ctx, "tts")
+        records = src.handle([
+            _Msg(topic, tts_up(DEV_A, 10**30, LPP_A)),
+            _Msg(topic, anonymous),
+            _Msg(topic, tts_up(DEV_A, 2, LPP_A, fport=256)),
+            _Raw(topic, DEEP),
+            _Msg(topic, port0),
+            _Msg(topic, no_payload),
+            _Msg(topic, tts_up(DEV_A, 3, LPP_A, fport=2))])
+        return [msgpack.unpackb(r)[:6] for r in records], ctx.errors
+
+    records, errors = run(main())
+    assert records == [["lorawan", DEV_A, 4, 10, 1772359200.25, b""],
+                       ["lorawan", DEV_A, 2, 3, 1772359200.25, LPP_A]]
+    assert errors == [
+        ("frame", f"tts: message on {topic}: ValueError: f_cnt "
+                  "1000000000000000000000000000000 is not an integer 0..4294967295"),
+        ("frame", f"tts: message on {topic}: ValueError: end_device_ids has neither "
+                  "dev_eui nor device_id"),
+        ("frame", f"tts: message on {topic}: ValueError: f_port 256 is not an integer "
+                  "0..255"),
+        ("frame", f"tts: message on {topic} is not a The Things Stack message: JSON "
+                  "nested too deeply"),
+    ]
+
+
+def test_a_content_length_of_non_ascii_digits_is_a_bad_request():
+    async def handler(req):
+        return 200, "ok"
+
+    async def main():
+        server = http.HttpServer(handler, "127.0.0.1", 0, "test")
+        await server.start()
+        try:
+            # '\xb2' (superscript two) passes str.isdigit() but is no decimal number
+            return await asyncio.to_thread(
+                _raw_http, server.port,
+                b"POST /a HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nab")
+        finally:
+            await server.close()
+
+    assert run(main()).split("\r\n", 1)[0] == "HTTP/1.1 400 Bad Request"
+
+
+def test_broker_url_errors_never_repeat_a_password_and_credentials_are_unquoted():
+    with pytest.raises(ValueError) as exc:
+        _mqtt.parse_url("mqtt://hromada:s3cr#t@broker:1883", "sinks.bus.url")
+    assert str(exc.value) == (
+        "sinks.bus.url: not a broker URL (the port is not a number); use "
+        "mqtt://host:port or mqtts://host:port, with '/', '?', '#' and '@' in a user "
+        "name or password percent-encoded (%2F, %3F, %23, %40)")
+    u = _mqtt.parse_url("mqtts://city%40lns:s3cr%23t%2F@broker")
+    assert (u.username, u.password, u.host) == ("city@lns", "s3cr#t/", "broker")

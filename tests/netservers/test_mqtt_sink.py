@@ -149,3 +149,32 @@ def test_templates_are_checked_and_an_absent_broker_is_reported_quickly():
     assert str(exc.value) == ("mqtt sink bus: broker mqtt://127.0.0.1:1 did not accept a "
                               "connection within 0.3s")
     assert "pw-secret" not in repr(sink)
+
+
+def test_nul_in_a_topic_value_and_nan_inside_a_list_do_not_poison_the_sink():
+    # MQTT forbids U+0000 in topic names: Mosquitto drops the connection, and paho would
+    # send the same message again on every reconnection.
+    need_service("mosquitto")
+    root = f"hromada-test/{uid()}"
+    sink = MqttSink("bus", options(reading_topic=root + "/{device}/{quantity}", timeout=3.0),
+                    _City())
+
+    async def main():
+        import asyncio
+
+        async with Collector(f"{root}/#") as bus:
+            await asyncio.to_thread(sink.open)
+            try:
+                for batch in ([Reading("a\x00b", 1.0, "q\ud800", 1, "")],
+                              [Reading("d", 2.0, "levels", [1.5, float("nan")], "")],
+                              [Reading("ok", 3.0, "q", 2, "")]):
+                    await asyncio.to_thread(sink.write, batch, [])
+                got = await bus.wait(3)
+            finally:
+                await asyncio.to_thread(sink.close)
+        return got
+
+    got = run(main())
+    assert [(t, json.loads(p)["value"]) for t, p in got] == [
+        (f"{root}/a_b/q_", 1), (f"{root}/d/levels", [1.5, None]), (f"{root}/ok/q", 2)]
+    assert sink.published == 3

@@ -204,3 +204,35 @@ def test_check_validates_the_sink_options():
     sinks = {t.name: t for t in postgres.hromada_sinks()}
     opts = {o.name: o for o in sinks["postgres"].options}
     assert opts["dsn"].secret and opts["schema"].default == "hromada"
+
+
+def test_text_postgres_cannot_hold_and_huge_integers_do_not_cost_the_batch(schema):
+    # PostgreSQL text holds neither NUL nor lone surrogates; SQLite holds both.  They
+    # become U+FFFD, and the other readings of the batch are stored as they are.
+    s = sink(schema)
+    s.open()
+    s.write([Reading("d\x00", 1.0, "q\ud800", "a\x00b", "u\x00"),
+             Reading("d1", 2.0, "big", 10**400, ""),
+             Reading("d1", 3.0, "small", -(10**400), ""),
+             Reading("d1", 4.0, "ok", 1.5, "m")],
+            [Event("a.b", "info", "d\x00", 5.0, {"s\x00": ["x\x00", "\udfff"]}, "svc")])
+    s.close()
+    assert pg(f"select device, time, quantity, value, value_text, unit from {schema}.readings"
+              " order by time") == [
+        ("d\ufffd", 1.0, "q\ufffd", None, "a\ufffdb", "u\ufffd"),
+        ("d1", 2.0, "big", math.inf, "1" + "0" * 400, ""),
+        ("d1", 3.0, "small", -math.inf, "-1" + "0" * 400, ""),
+        ("d1", 4.0, "ok", 1.5, None, "m")]
+    assert pg(f"select device, data from {schema}.events") == [
+        ("d\ufffd", {"s\ufffd": ["x\ufffd", "\ufffd"]})]
+
+
+def test_a_malformed_dsn_is_refused_without_repeating_it():
+    for dsn in ("host=127.0.0.1 password=top secret", "host=127.0.0.1 passwrd=secret",
+                "postgresql://u:pa secret@127.0.0.1:5432/test"):
+        s = PostgresSink("db", {"dsn": dsn, "schema": "x"}, _City())
+        with pytest.raises(ValueError) as exc:
+            s.open()
+        assert str(exc.value) == ("sink db: the dsn is not a libpq connection string or "
+                                  "URI (not shown here: it may hold a password)")
+        assert exc.value.__cause__ is None and exc.value.__suppress_context__

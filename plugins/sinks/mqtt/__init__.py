@@ -9,9 +9,10 @@ msgpack maps::
 
 ``time`` is POSIX seconds (UTC).  Template fields: ``{city}``, ``{device}``,
 ``{quantity}``, ``{unit}`` for readings; ``{city}``, ``{kind}``, ``{severity}``,
-``{device}``, ``{source}`` for events; ``/``, ``+`` and ``#`` inside a value become
-``_`` so that a value never adds a topic level or a wildcard.  In JSON a value that is
-not a finite number (NaN) is written as null; msgpack keeps it.
+``{device}``, ``{source}`` for events; ``/``, ``+``, ``#``, NUL and lone surrogates
+inside a value become ``_`` so that a value never adds a topic level or a wildcard, nor
+makes a topic the broker refuses.  In JSON a number that is not finite (NaN), also
+inside a list or map, is written as null; msgpack keeps it.
 
 With QoS 1 (the default) a batch is written when the broker has acknowledged every
 message of it; a batch the broker does not acknowledge within ``timeout``
@@ -47,7 +48,10 @@ READING_FIELDS = ("city", "device", "quantity", "unit")
 EVENT_FIELDS = ("city", "kind", "severity", "device", "source")
 MAX_INFLIGHT = 1000
 MAX_QUEUED = 200_000
-_CLEAN = str.maketrans({"/": "_", "+": "_", "#": "_"})
+# '/', '+', '#' would add a topic level or a wildcard; MQTT forbids U+0000 in a topic
+# (the broker drops the connection, and paho resends the message on every new one), and
+# a lone surrogate cannot be sent as UTF-8 at all.
+_CLEAN = {ord(c): "_" for c in "/+#\x00"} | {cp: "_" for cp in range(0xD800, 0xE000)}
 
 
 def _check_template(template, fields, where):
@@ -66,14 +70,6 @@ def _check_template(template, fields, where):
 
 def _clean(v):
     return "" if v is None else str(v).translate(_CLEAN)
-
-
-def _json_value(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, bytes | bytearray):
-        return bytes(v).hex()
-    return v
 
 
 class MqttSink:
@@ -168,7 +164,7 @@ class MqttSink:
         if self.readings:
             topic = self.reading_topic
             for r in readings:
-                value = _json_value(r.value) if jsonish else r.value
+                value = _finite(r.value) if jsonish else r.value
                 yield (topic.format(city=city, device=_clean(r.device),
                                     quantity=_clean(r.quantity), unit=_clean(r.unit)),
                        self._encode({"device": r.device, "time": r.time,

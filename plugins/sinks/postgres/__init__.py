@@ -20,7 +20,9 @@ quantities compare bytewise (``COLLATE "C"``), as in SQLite, which also keeps th
 primary key cheap to maintain.  A reading's value goes to ``value`` when it is a
 number (bool as 1/0, like SQLite) and to ``value_text`` otherwise (text as is, bytes
 as hex, anything else as JSON); an integer too large for a double keeps its exact
-digits in ``value_text`` as well.
+digits in ``value_text`` as well (``value`` is then the nearest double, infinity past
+the largest).  Text PostgreSQL cannot hold (NUL, lone surrogates) is stored with U+FFFD
+in their place, in every text column and in event data.
 
 Writes are batched: each batch is copied (``COPY ... FROM STDIN``, binary) into a
 temporary table and inserted with ``ON CONFLICT DO NOTHING`` on the primary key, so a
@@ -52,6 +54,8 @@ log = logging.getLogger("hromada.postgres")
 SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _EXACT = 1 << 53
+# What PostgreSQL text (UTF-8) cannot hold: NUL, and lone surrogates (from JSON escapes).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # One list of statements per version: version N's list migrates N-1 to N.
 MIGRATIONS = {
@@ -85,7 +89,13 @@ def split_value(v):
     if isinstance(v, bool):
         return (1.0 if v else 0.0), None
     if isinstance(v, int):
-        return float(v), (str(v) if not -_EXACT <= v <= _EXACT else None)
+        if -_EXACT <= v <= _EXACT:
+            return float(v), None
+        try:
+            approx = float(v)
+        except OverflowError:  # past the largest double: the nearest is infinity
+            approx = math.inf if v > 0 else -math.inf
+        return approx, str(v)
     if isinstance(v, float):
         return v, None
     if v is None:
@@ -97,29 +107,42 @@ def split_value(v):
     return None, json.dumps(v, default=str)
 
 
-def reading_rows(readings):
+def storable(text):
+    """``text`` with what PostgreSQL text cannot hold replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text) if isinstance(text, str) else text
+
+
+def reading_rows(readings, clean=False):
     for r in readings:
         value, text = split_value(r.value)
-        yield (r.device, float(r.time), r.quantity, value, text, r.unit)
+        if clean:
+            yield (storable(r.device), float(r.time), storable(r.quantity), value,
+                   storable(text), storable(r.unit))
+        else:
+            yield (r.device, float(r.time), r.quantity, value, text, r.unit)
 
 
-def _json_safe(obj):
+def _json_safe(obj, clean=False):
     # jsonb refuses NaN and infinities; the SQLite sink writes them as JSON text, here
     # they become strings so an event is never lost over one odd number.
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {(storable(str(k)) if clean else str(k)): _json_safe(v, clean)
+                for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
+        return [_json_safe(v, clean) for v in obj]
+    if clean and isinstance(obj, str):
+        return storable(obj)
     return obj
 
 
-def event_rows(events):
+def event_rows(events, clean=False):
+    text = storable if clean else (lambda v: v)
     for e in events:
-        data = _json_safe(dict(e.data))
-        yield (float(e.time) if e.time is not None else None, e.kind, e.severity, e.device,
-               e.source, data)
+        data = _json_safe(dict(e.data), clean)
+        yield (float(e.time) if e.time is not None else None, text(e.kind),
+               text(e.severity), text(e.device), text(e.source), data)
 
 
 class PostgresSink:
@@ -145,6 +168,11 @@ class PostgresSink:
         try:
             conn = psycopg.connect(self._dsn, autocommit=False,
                                    application_name=f"hromada {self.name}"[:63])
+        except psycopg.ProgrammingError:
+            # libpq's parse errors quote the text around the fault, which may be the
+            # password (`missing "=" after "secret"`).
+            raise ValueError(f"sink {self.name}: the dsn is not a libpq connection string "
+                             "or URI (not shown here: it may hold a password)") from None
         except psycopg.OperationalError as exc:
             # libpq's message names host and port, never the password.
             raise ConnectionError(f"sink {self.name}: cannot connect to PostgreSQL: "
@@ -204,7 +232,7 @@ class PostgresSink:
 
     def write(self, readings, events):
         try:
-            self._write(readings, events)
+            self._write_checked(readings, events)
         except psycopg.OperationalError as exc:
             # The server went away (restart, failover): reconnect once and write the
             # batch again; readings are idempotent, the events were rolled back.
@@ -212,9 +240,17 @@ class PostgresSink:
                         self.name, str(exc).strip())
             self._close_quietly()
             self.conn = self._connect()
-            self._write(readings, events)
+            self._write_checked(readings, events)
 
-    def _write(self, readings, events):
+    def _write_checked(self, readings, events):
+        try:
+            self._write(readings, events)
+        except (psycopg.DataError, UnicodeEncodeError):
+            # Text PostgreSQL cannot hold (NUL, a lone surrogate) is rare: the batch is
+            # cleaned only then, and written again (it was rolled back).
+            self._write(readings, events, clean=True)
+
+    def _write(self, readings, events, clean=False):
         conn = self.conn
         try:
             with conn.cursor() as cur:
@@ -223,7 +259,7 @@ class PostgresSink:
                                   "value_text, unit) FROM STDIN (FORMAT BINARY)") as copy:
                         copy.set_types(READING_TYPES)
                         write_row = copy.write_row
-                        for row in reading_rows(readings):
+                        for row in reading_rows(readings, clean):
                             write_row(row)
                     cur.execute(self._q(
                         "INSERT INTO {s}.readings (device, time, quantity, value, value_text,"
@@ -236,7 +272,7 @@ class PostgresSink:
                     with cur.copy(self._q("COPY {s}.events (time, kind, severity, device, "
                                           "source, data) FROM STDIN (FORMAT BINARY)")) as copy:
                         copy.set_types(EVENT_TYPES)
-                        for row in event_rows(events):
+                        for row in event_rows(events, clean):
                             copy.write_row(row)
             conn.commit()
         except BaseException:

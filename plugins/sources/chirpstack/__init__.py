@@ -64,7 +64,7 @@ class ChirpStackSource:
             topic = m.topic.value
             kind = topic.rsplit("/", 1)[-1]
             try:
-                doc = json.loads(m.payload)
+                doc = _mqtt.load_json(m.payload)
                 if not isinstance(doc, dict):
                     raise ValueError(f"a JSON {type(doc).__name__}, not an object")
             except ValueError as exc:
@@ -77,20 +77,29 @@ class ChirpStackSource:
                         records.append(rec)
                 elif self.with_events:
                     self.event(kind, doc, topic)
-            except (KeyError, TypeError, ValueError) as exc:
+            except _mqtt.MESSAGE_ERRORS as exc:
                 self.report.bad(f"{kind} event on {topic}: {type(exc).__name__}: {exc}")
         return records
 
     def _dev_eui(self, doc, topic):
         info = doc.get("deviceInfo")
-        if isinstance(info, dict) and info.get("devEui"):
-            return info["devEui"].lower()
-        # Older documents carry it top-level; the topic always has it.
-        return (doc.get("devEui") or topic.split("/")[-3]).lower()
+        eui, field = (info.get("devEui"), "deviceInfo.devEui") if isinstance(info, dict) \
+            else (None, "")
+        if not eui:
+            # Older documents carry it top-level; the topic always has it.
+            eui, field = doc.get("devEui") or topic.split("/")[-3], "devEui"
+        if not isinstance(eui, str):
+            raise ValueError(f"{field} {eui!r:.40} is not a string")
+        return eui.lower()
 
     def uplink(self, doc, topic):
         dev = self._dev_eui(doc, topic)
-        fport = doc.get("fPort") or 0
+        fport = _mqtt.frame_int(doc.get("fPort"), "fPort", 255)
+        fcnt = _mqtt.frame_int(doc.get("fCnt"), "fCnt", 0xFFFFFFFF)
+        if not fport:
+            # No port: a MAC-only uplink; port 0: the payload is MAC commands.  Neither
+            # is application data for the device's model.
+            return None
         if dev in self.object_devices:
             obj = doc.get("object")
             if obj is None:
@@ -100,13 +109,11 @@ class ChirpStackSource:
             payload = json.dumps(obj, separators=(",", ":")).encode()
         else:
             data = doc.get("data")
-            if not data and not fport:
-                return None  # MAC-only uplink: nothing for the application
             payload = _mqtt.unb64(data) if data else b""
         t = _mqtt.iso_time(doc["time"]) if doc.get("time") else _mqtt.now()
         rx = _mqtt.best_rx(doc.get("rxInfo") or (), lambda e: e.get("gatewayId"))
         return self.ctx.pack(payload, network="lorawan", device=dev, fport=fport,
-                             fcnt=doc.get("fCnt", 0), time=t, rx=rx)
+                             fcnt=fcnt, time=t, rx=rx)
 
     def event(self, kind, doc, topic):
         dev = self._dev_eui(doc, topic)

@@ -138,7 +138,7 @@ class TTSSource:
     def handle_json(self, body, where, headers=None):
         """One message body -> a packed record or None; BadMessage when malformed."""
         try:
-            doc = json.loads(body)
+            doc = _mqtt.load_json(body)
             if not isinstance(doc, dict):
                 raise ValueError(f"a JSON {type(doc).__name__}, not an object")
         except ValueError as exc:
@@ -146,13 +146,15 @@ class TTSSource:
                              f"{exc}") from None
         try:
             return self.handle_doc(doc, headers)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except _mqtt.MESSAGE_ERRORS as exc:
             raise BadMessage(f"message on {where}: {type(exc).__name__}: {exc}") from None
 
     def _device(self, doc):
         ids = doc["end_device_ids"]
         tts_id = ids.get("device_id") or ""
         eui = (ids.get("dev_eui") or "").lower()
+        if not eui and not tts_id:
+            raise ValueError("end_device_ids has neither dev_eui nor device_id")
         dev = eui if eui and (eui in self.devices or tts_id.lower() not in self.devices) \
             else tts_id.lower()
         if tts_id:
@@ -174,7 +176,10 @@ class TTSSource:
         return None
 
     def _uplink(self, doc, up, dev):
-        fport = up.get("f_port") or 0
+        fport = _mqtt.frame_int(up.get("f_port"), "f_port", 255)
+        fcnt = _mqtt.frame_int(up.get("f_cnt"), "f_cnt", 0xFFFFFFFF)
+        if not fport:
+            return None  # MAC-only uplink, or MAC commands on port 0: no application data
         if dev in self.decoded_devices:
             obj = up.get("decoded_payload")
             if obj is None:
@@ -184,15 +189,13 @@ class TTSSource:
             payload = json.dumps(obj, separators=(",", ":")).encode()
         else:
             data = up.get("frm_payload")
-            if not data and not fport:
-                return None  # MAC-only uplink
             payload = _mqtt.unb64(data) if data else b""
         when = up.get("received_at") or doc.get("received_at")
         t = _mqtt.iso_time(when) if when else _mqtt.now()
         rx = _mqtt.best_rx(up.get("rx_metadata") or (),
                            lambda e: (e.get("gateway_ids") or {}).get("gateway_id"))
         return self.ctx.pack(payload, network="lorawan", device=dev, fport=fport,
-                             fcnt=up.get("f_cnt", 0), time=t, rx=rx)
+                             fcnt=fcnt, time=t, rx=rx)
 
     def _event(self, doc, dev):
         when = doc.get("received_at")

@@ -115,7 +115,8 @@ class HttpServer:
             if method == "POST":
                 return await self._reply(writer, 411, "Content-Length required", close=True)
             length = "0"
-        if not length.isdigit():
+        # isdigit() alone takes '\xb2' (superscript two), which int() refuses
+        if not (length.isascii() and length.isdigit()):
             return await self._reply(writer, 400, "bad Content-Length", close=True)
         if int(length) > MAX_BODY:
             return await self._reply(writer, 413, f"body over {MAX_BODY} bytes", close=True)
