@@ -33,7 +33,7 @@ import attrs
 from .errors import DecodeError
 
 __all__ = [
-    "CBOR_LABELS", "CONTENT_FORMATS", "JSON_LABELS", "RELATIVE_LIMIT", "Record",
+    "CBOR_LABELS", "CONTENT_FORMATS", "JSON_LABELS", "RELATIVE_LIMIT", "VERSION", "Record",
     "dumps", "loads", "parse", "resolve",
 ]
 
@@ -51,12 +51,29 @@ JSON_LABELS = tuple(_LABEL_CBOR)
 #: Resolved times below this are relative to now (RFC 8428 section 4.5.3).
 RELATIVE_LIMIT = 2 ** 28
 
+#: The SenML version this receiver understands; newer packs must not be used (4.4).
+VERSION = 10
+
 _STRINGS = ("bn", "bu", "n", "u", "vs")
 _NUMBERS = ("bt", "bv", "bs", "v", "s", "t", "ut")
 _VALUE_FIELDS = ("v", "vs", "vb", "vd")
 # RFC 8428 section 4.5.1 names, plus a leading "/" as OMA LwM2M writes object paths
 # ("/3303/0/5700").
-_NAME = re.compile(r"^[A-Za-z0-9/][A-Za-z0-9\-:./_]*$")
+# \Z, not $: "$" also matches before a final newline.
+_NAME = re.compile(r"[A-Za-z0-9/][A-Za-z0-9\-:./_]*\Z")
+
+
+class _Object(dict):
+    """A JSON object; ``duplicates`` names the keys it had more than once."""
+
+    __slots__ = ("duplicates",)
+
+
+def _object(pairs):
+    obj = _Object(pairs)
+    seen = set()
+    obj.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]
+    return obj
 
 
 @attrs.frozen(slots=True)
@@ -120,6 +137,10 @@ def _check_record(rec, i, cbor):
     """Validate one raw record; return it with JSON labels and checked types."""
     if not isinstance(rec, dict):
         raise _err(f"record {i}: must be a {'map' if cbor else 'JSON object'}, not {_kind(rec)}")
+    dups = getattr(rec, "duplicates", None)
+    if dups:
+        # json keeps the last of repeated keys: which value was meant is unknown
+        raise _err(f"record {i}: field {dups[0]!r} appears twice", dups[0])
     out = {}
     for key, value in rec.items():
         if cbor and isinstance(key, int) and not isinstance(key, bool):
@@ -151,6 +172,9 @@ def _check_record(rec, i, cbor):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise _err(f"record {i}: 'bver' must be a positive integer, not {value!r}",
                            label)
+            if value > VERSION:
+                raise _err(f"record {i}: SenML version {value} is newer than this receiver "
+                           f"understands ({VERSION})", label)
         elif label == "vd":
             if cbor and isinstance(value, bytes | bytearray):
                 value = bytes(value)
@@ -159,6 +183,9 @@ def _check_record(rec, i, cbor):
             else:
                 want = "a byte string" if cbor else "a base64url string"
                 raise _err(f"record {i}: 'vd' must be {want}, not {_kind(value)}", label)
+        if label in out:
+            # CBOR can name a field by its integer and by its string label
+            raise _err(f"record {i}: field {label!r} appears twice", label)
         out[label] = value
     return out
 
@@ -179,7 +206,8 @@ def parse(data: bytes | bytearray | str, fmt: str = "json") -> list[dict]:
         else:
             text = data
         try:
-            pack = json.loads(text, parse_constant=_no_constants)
+            pack = json.loads(text, parse_constant=_no_constants,
+                              object_pairs_hook=_object)
         except json.JSONDecodeError as exc:
             raise _err(f"SenML JSON: {exc.msg} at offset {exc.pos}", None, exc.pos) from None
         except (ValueError, RecursionError) as exc:

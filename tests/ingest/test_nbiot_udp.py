@@ -334,3 +334,39 @@ def _load(path):
         return load_city(path)
     except ConfigError as exc:  # pragma: no cover - shows what is wrong
         raise AssertionError(str(exc)) from None
+
+
+# -- review fixes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, data, message", [
+    # filler pads the digits at either end; inside them it is a corrupt identity, not a
+    # shorter one (0x35 0x6f 0x93 would otherwise read as the id "35693")
+    (Field(0, 3, "bcd"), bytes.fromhex("356f93"),
+     "identity field: byte 1 (0x6f) has a filler nibble F between digits"),
+    (Field(2, 2, "tbcd"), bytes.fromhex("0000f321"),
+     "identity field: byte 2 (0xf3) has a filler nibble F between digits"),
+])
+def test_filler_between_digits_is_refused(field, data, message):
+    with pytest.raises(HeaderError) as exc:
+        field.read(data, "identity")
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("fmt, raw, expected", [
+    ("bcd", "f356938035643809", IMEI),     # filler in front
+    ("bcd", "356938035643809f", IMEI),     # filler behind
+    ("tbcd", "21f3", "123"),
+])
+def test_filler_at_either_end_is_dropped(fmt, raw, expected):
+    assert Field(0, len(bytes.fromhex(raw)), fmt).read(bytes.fromhex(raw), "identity") == \
+        expected
+
+
+def test_an_address_map_matches_ipv4_senders_on_a_dual_stack_socket():
+    # bound to "[::]:port", Linux reports IPv4 senders as ::ffff:a.b.c.d
+    src = NbiotUdpSource("nb", {"bind": "[::]:0", "addresses": {
+        "10.0.0.7:40000": "meter-12", "10.0.0.8": "meter-13"}}, None)
+    assert src.identify(b"\x01", ("::ffff:10.0.0.7", 40000, 0, 0)) == ("meter-12", None,
+                                                                         b"\x01")
+    assert src.identify(b"\x02", ("::FFFF:10.0.0.8", 5, 0, 0)) == ("meter-13", None, b"\x02")
+    assert src.identify(b"\x03", ("10.0.0.8", 5)) == ("meter-13", None, b"\x03")

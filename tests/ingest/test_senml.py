@@ -234,3 +234,33 @@ def test_random_bytes_never_crash(data, fmt):
         senml.loads(data, fmt)
     except DecodeError:
         pass
+
+
+# -- review fixes ------------------------------------------------------------------------
+
+def test_a_name_ending_in_a_newline_is_refused():
+    # "$" in a regular expression also matches before a final "\n"
+    with pytest.raises(DecodeError) as exc:
+        senml.loads(b'[{"n":"temp\\n","v":1}]')
+    assert (str(exc.value), exc.value.field) == (
+        "record 0: name 'temp\\n' has characters SenML does not allow (letters, digits "
+        "and - : . / _ only, starting with a letter or digit)", "n")
+
+
+def test_a_newer_senml_version_is_refused():  # RFC 8428 section 4.4
+    with pytest.raises(DecodeError) as exc:
+        senml.loads(b'[{"bver":11,"n":"a","v":1}]')
+    assert (str(exc.value), exc.value.field) == (
+        "record 0: SenML version 11 is newer than this receiver understands (10)", "bver")
+    [rec] = senml.loads(b'[{"bver":10,"n":"a","v":1}]')
+    assert rec.version == 10
+
+
+@pytest.mark.parametrize("data, fmt", [
+    (b'[{"n":"a","v":1,"v":2}]', "json"),
+    (cbor2.dumps([{0: "a", 2: 1, "v": 5}]), "cbor"),
+])
+def test_a_field_given_twice_in_a_record_is_refused(data, fmt):
+    with pytest.raises(DecodeError) as exc:
+        senml.loads(data, fmt)
+    assert (str(exc.value), exc.value.field) == ("record 0: field 'v' appears twice", "v")

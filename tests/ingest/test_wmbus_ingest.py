@@ -256,3 +256,37 @@ def test_telegrams_over_udp(tmp_path, monkeypatch):
     assert rows(tmp_path / "wm.db", "select device, value from readings "
                                     "where quantity = 'volume' order by device") == [
         ("kam-63452869", 474.24), ("lug-67991306", 0.0)]
+
+
+# -- review fixes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    OMS_MODE5.hex() + ";-72",                     # a receiver's RSSI field after the telegram
+    OMS_MODE5.hex() + " -72\r\n",
+    OMS_MODE5.hex().upper() + ",rssi=-72.5",
+    "C1;1;1;2024-04-13 08:24:11.000;97;114;12345678;0x" + OMS_MODE5.hex() + ";-81 dBm",
+    "\ufeff" + OMS_MODE5.hex(),                   # a byte order mark opening a file
+])
+def test_lines_with_receiver_extras(line):
+    assert parse_line(line) == OMS_MODE5
+
+
+class _Counting:
+    def __init__(self):
+        self.errors = []
+
+    def count_error(self, kind, message=None, device=None):
+        self.errors.append((kind, device))
+
+
+def test_the_dedup_window_runs_from_the_first_copy(monkeypatch, tmp_path):
+    import hromada_plugins.sources.wmbus as wsrc
+
+    src = WmbusSource("wm", {"file": tmp_path / "x.hex", "dedup_window": 60.0}, None)
+    src.ctx = _Counting()
+    clock = iter([1000.0, 1050.0, 1100.0, 1150.0])
+    monkeypatch.setattr(wsrc.time, "time", lambda: next(clock))
+    got = [src.frame(OMS_MODE5.hex(), "here", {}) is not None for _ in range(4)]
+    # copies at +50 s are duplicates; at +100 s the meter sent it again (a new frame)
+    assert got == [True, False, True, False]
+    assert src.ctx.errors == [("duplicate", "els-12345678")] * 2

@@ -13,10 +13,10 @@ datagram.  Which device sent it comes from, in this order:
    a model whose id the header holds.
 
 Formats of an identity field: ``bcd`` (digits, high nibble first, F nibbles are
-filler), ``tbcd`` (3GPP: low nibble first), ``hex`` (lowercase hex), ``ascii`` (text,
-NUL and space padding removed, lowercased), ``uint`` (an unsigned integer in
-decimal); ``digits = N`` keeps the last N digits when the rest are leading zeros (and
-pads a ``uint`` with zeros to N digits).
+filler where they pad the digits at either end), ``tbcd`` (3GPP: low nibble first),
+``hex`` (lowercase hex), ``ascii`` (text, NUL and space padding removed, lowercased),
+``uint`` (an unsigned integer in decimal); ``digits = N`` keeps the last N digits when
+the rest are leading zeros (and pads a ``uint`` with zeros to N digits).
 A ``sequence`` field (``{offset = 8, length = 2}``, an unsigned integer, ``byteorder``
 "big" or "little") numbers the device's uplinks: a datagram whose device and sequence
 were seen among the last ``duplicate_window`` is dropped and counted as
@@ -130,17 +130,26 @@ class Field:
                                   "control characters")
             text = text.lower()
         else:
-            nibbles = []
+            nibbles = []  # (nibble, index of its byte)
             for i, b in enumerate(raw):
                 pair = (b >> 4, b & 15) if fmt == "bcd" else (b & 15, b >> 4)
                 for n in pair:
-                    if n == 15:
-                        continue  # filler
-                    if n > 9:
+                    if 9 < n < 15:
                         raise HeaderError(f"{what} field: byte {self.offset + i} (0x{b:02x}) "
                                           f"is not {fmt.upper()}")
-                    nibbles.append(str(n))
-            text = "".join(nibbles)
+                    nibbles.append((n, i))
+            # F is filler only where it pads the digits, at either end
+            while nibbles and nibbles[-1][0] == 15:
+                nibbles.pop()
+            start = 0
+            while start < len(nibbles) and nibbles[start][0] == 15:
+                start += 1
+            for n, i in nibbles[start:]:
+                if n == 15:
+                    raise HeaderError(f"{what} field: byte {self.offset + i} "
+                                      f"(0x{raw[i]:02x}) has a filler nibble F between "
+                                      "digits")
+            text = "".join(str(n) for n, _i in nibbles[start:])
         if self.digits is not None:
             if fmt == "uint":
                 text = text.zfill(self.digits)  # a serial number printed with leading zeros
@@ -276,8 +285,11 @@ class NbiotUdpSource:
 
     def identify(self, data, addr):
         """(device id, sequence, payload) of a datagram, or raise HeaderError / LookupError."""
-        text = format_address(addr).lower()
-        dev = self.addresses.get(text) or self.addresses.get(str(addr[0]).lower())
+        host = str(addr[0]).lower()
+        if host.startswith("::ffff:") and "." in host:
+            host = host[7:]  # an IPv4 sender on a dual-stack IPv6 socket
+        text = format_address((host, addr[1]))
+        dev = self.addresses.get(text) or self.addresses.get(host)
         if dev is not None:
             hdr = self.header or self.device_headers.get(dev)
             if hdr is None:

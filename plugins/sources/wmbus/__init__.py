@@ -5,8 +5,9 @@ hear as a line of hex.  This source takes those lines over UDP (``bind``: one te
 per datagram or per line) or from a file read once (``file``; the source then ends,
 which makes replays and tests simple).  A line is the telegram in hex (spaces, a
 ``0x`` prefix allowed; with or without the link-layer CRCs); a line with several
-fields separated by ``;`` or ``,`` (as rtl-wmbus writes them) has the telegram last.
-Empty lines and lines starting with ``#`` are skipped.
+fields separated by ``;`` or ``,`` (as rtl-wmbus writes them) has the telegram as its
+longest hex field, and a signal level after the telegram (``-72``, ``rssi=-72``,
+``-72 dBm``) is ignored.  Empty lines and lines starting with ``#`` are skipped.
 
 The device id is the meter's canonical id, ``<manufacturer>-<id>`` in lowercase: the
 three-letter manufacturer code and the eight-digit meter id as printed on the meter,
@@ -37,6 +38,8 @@ from hromada_plugins.sources.nbiot_udp import MAX_EVENTS, format_address, parse_
 log = logging.getLogger("hromada.wmbus")
 
 _SEPARATORS = re.compile(r"[;,]")
+# A signal level a receiver writes after the telegram: "-72", "rssi=-72.5", "-81dBm".
+_RSSI = re.compile(r"(?:rssi[=:]?)?[-+]\d+(?:\.\d+)?(?:dbm)?", re.IGNORECASE)
 
 
 def manufacturer_code(m):
@@ -90,19 +93,30 @@ def parse_line(line):
 
     Raises ValueError when the line holds no hex telegram.
     """
-    text = line.strip()
+    text = line.strip().lstrip("\ufeff")
     if not text or text.startswith("#"):
         return None
-    for candidate in (text, _SEPARATORS.split(text)[-1]):
-        hexpart = "".join(candidate.split())
+    best = None
+    # Fields before or after the telegram (mode, time, RSSI, meter id) are short or not
+    # hex at all: the telegram is the longest hex field, the last one of a tie.
+    for field in _SEPARATORS.split(text):
+        tokens = field.split()
+        while tokens and _RSSI.fullmatch(tokens[-1]):
+            tokens.pop()
+        if tokens and tokens[-1].lower() == "dbm" and len(tokens) > 1 and _RSSI.fullmatch(
+                tokens[-2]):
+            del tokens[-2:]
+        hexpart = "".join(tokens)
         if hexpart[:2].lower() == "0x":
             hexpart = hexpart[2:]
         try:
             data = bytes.fromhex(hexpart)
         except ValueError:
             continue
-        if data:
-            return data
+        if data and (best is None or len(data) >= len(best)):
+            best = data
+    if best is not None:
+        return best
     raise ValueError("not a hex telegram")
 
 
@@ -147,11 +161,15 @@ class WmbusSource:
         if self.window <= 0:
             return False
         seen = self._recent.get(telegram)
+        if seen is not None and now - seen <= self.window:
+            # not refreshed: a meter repeating one telegram must still get through
+            # once per window
+            return True
         self._recent[telegram] = now
         if len(self._recent) > 4096:
             cutoff = now - self.window
             self._recent = {k: t for k, t in self._recent.items() if t >= cutoff}
-        return seen is not None and now - seen <= self.window
+        return False
 
     def frame(self, line, where, rx):
         """``(telegram, frame keywords)`` of one line, or None (counted) when there is none."""
@@ -189,7 +207,7 @@ class WmbusSource:
 
     async def _read_file(self, ctx, batch=1024):
         records = []
-        with open(self.file, encoding="utf-8", errors="replace") as f:
+        with open(self.file, encoding="utf-8-sig", errors="replace") as f:
             for i, line in enumerate(f, 1):
                 got = self.frame(line, f"{self.file.name} line {i}",
                                  {"file": self.file.name, "line": i})
