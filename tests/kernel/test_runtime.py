@@ -276,3 +276,20 @@ def test_a_frame_submitted_after_stop_is_refused_and_counted(tmp_path):
     assert asyncio.run(main()) is False
     assert dict(kernel.errors) == {"after_stop": 1}
     assert kernel.frames == 0
+
+
+def test_sqlite_sink_keeps_values_of_every_type(tmp_path):
+    from hromada import Event, Reading
+    from hromada_plugins.sinks.sqlite import SQLiteSink
+
+    sink = SQLiteSink("db", {"path": tmp_path / "v.db", "synchronous": "NORMAL"}, None)
+    sink.open()
+    sink.write([Reading("d", 1.0, "a", True, "bool"), Reading("d", 2.0, "b", 2**70, ""),
+                Reading("d", 3.0, "c", "on", ""), Reading("d", 4.0, "e", 1.5, "m3"),
+                Reading("d", 5.0, "f", b"\x01\xff", "")],
+               [Event("x.y", "info", "d", 6.0, {"k": [1, 2]})])
+    sink.close()
+    assert rows(tmp_path / "v.db", "select quantity, value, typeof(value) from readings") == [
+        ("a", 1, "integer"), ("b", str(2**70), "text"), ("c", "on", "text"),
+        ("e", 1.5, "real"), ("f", "01ff", "text")]
+    assert rows(tmp_path / "v.db", "select kind, data from events") == [("x.y", '{"k": [1, 2]}')]

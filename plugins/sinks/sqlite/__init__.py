@@ -5,7 +5,8 @@ Schema (version 1)::
     devices  (id TEXT PRIMARY KEY, model TEXT, name TEXT, lat REAL, lon REAL,
               district TEXT, tags TEXT)                 -- tags comma-separated
     readings (device TEXT, time REAL, quantity TEXT, value, unit TEXT)
-              -- time: POSIX seconds UTC; value keeps its type (REAL, INTEGER, TEXT)
+              -- time: POSIX seconds UTC; value keeps its type (REAL, INTEGER, TEXT;
+              -- an integer beyond 64 bits is stored as its decimal text)
     events   (time REAL, kind TEXT, severity TEXT, device TEXT, source TEXT, data TEXT)
               -- data: JSON object
     meta     (key TEXT PRIMARY KEY, value TEXT)        -- schema_version, city
@@ -41,6 +42,8 @@ def _value(v):
     # SQLite keeps int/float/str natively; anything else is stored as JSON text.
     if isinstance(v, bool):
         return int(v)
+    if isinstance(v, int) and not -(2**63) <= v < 2**63:
+        return str(v)  # beyond SQLite's INTEGER: kept exact, as text
     if isinstance(v, int | float | str) or v is None:
         return v
     if isinstance(v, bytes):
