@@ -1,7 +1,10 @@
 """OTAA join server, DevAddr ranges, device key tables and files, source options."""
 
+import random
+import threading
 import types
 
+import msgpack
 import pytest
 
 from hromada import lorawan
@@ -324,3 +327,34 @@ def test_check_reports_key_problems_before_the_city_runs(tmp_path, capsys):
     assert f"{path}: sources.gw.keys.70b3d57ed0000999: device 70b3d57ed0000999 is not in " \
            "the city's device list" in err
     assert "00112233445566778899aabbccddeeff" not in err and "ffeeddcc" not in err
+
+
+def test_state_writes_from_the_saver_thread_and_the_stop_never_race(tmp_path):
+    # CI once failed with FileNotFoundError on the .tmp rename: the periodic saver's worker
+    # thread and the final save at stop wrote the same temporary file at once.
+    city = types.SimpleNamespace(devices={}, state_dir=tmp_path)
+    src = semtech_udp.SemtechUdpSource("gw", _options(), city)
+    order = list(range(1, 201))
+    random.Random(7).shuffle(order)
+    errors = []
+
+    def store(seq):
+        try:
+            src._store_state(b"snapshot %d" % seq, seq)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store, args=(seq,)) for seq in order]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # Whatever order they finished in, the newest snapshot is the one on disk.
+    assert (tmp_path / "gw.semtech-udp.msgpack").read_bytes() == b"snapshot 200"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gw.semtech-udp.msgpack"]
+    # The stop's save takes the next number from the same counter, so it is written.
+    src._state_seq = 200
+    src.save_state()
+    state = msgpack.unpackb((tmp_path / "gw.semtech-udp.msgpack").read_bytes())
+    assert state["source"] == "semtech-udp"

@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections import Counter, deque
 
@@ -211,6 +212,9 @@ class SemtechUdpSource:
         self._events = Counter()
         self._dirty = False
         self._save_now = asyncio.Event()
+        self._state_lock = threading.Lock()
+        self._state_seq = 0       # snapshots taken
+        self._state_written = 0   # the newest snapshot on disk
 
     @staticmethod
     def _eui(text, where):
@@ -282,8 +286,18 @@ class SemtechUdpSource:
     def save_state(self):
         """Write the state now (the source does this periodically and at stop)."""
         if self.state_path is not None:
-            _write_atomic(self.state_path, self.state_bytes())
+            self._state_seq += 1
+            self._store_state(self.state_bytes(), self._state_seq)
             self._dirty = False
+
+    def _store_state(self, data, seq):
+        # The periodic saver writes from a worker thread that a stop cannot interrupt: the
+        # lock keeps the final write from racing it, and an older snapshot never replaces
+        # a newer one whatever order the two finish in.
+        with self._state_lock:
+            if seq > self._state_written:
+                _write_atomic(self.state_path, data)
+                self._state_written = seq
 
     async def _saver(self):
         while True:
@@ -295,7 +309,8 @@ class SemtechUdpSource:
             if self._dirty and self.state_path is not None:
                 data = self.state_bytes()  # serialised here: the table is the loop's
                 self._dirty = False
-                await asyncio.to_thread(_write_atomic, self.state_path, data)
+                self._state_seq += 1
+                await asyncio.to_thread(self._store_state, data, self._state_seq)
 
     # -- errors and events ---------------------------------------------------------------
 
