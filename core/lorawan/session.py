@@ -39,14 +39,16 @@ _KEY_FIELDS = ("nwkskey", "appskey", "fnwksintkey", "snwksintkey", "nwksenckey")
 def classify_fcnt(next_expected, fcnt, max_gap=DEFAULT_MAX_GAP):
     """Verdict on a 32-bit counter: "accepted", "duplicate" (the last one again) or "gap".
 
-    ``next_expected`` None means nothing was received yet (any counter is new).
+    ``next_expected`` None means nothing was received yet (any counter is new).  As in
+    the specification (MAX_FCNT_GAP), "gap" means the counter is more than ``max_gap``
+    above the last one received (``next_expected - 1``): ``max_gap`` or more frames lost.
     """
     if next_expected is None:
         return "accepted"
     if next_expected > 0 and fcnt == next_expected - 1:
         return "duplicate"
-    gap = (fcnt - next_expected) & 0xFFFFFFFF
-    if max_gap is not None and gap > max_gap:
+    lost = (fcnt - next_expected) & 0xFFFFFFFF
+    if max_gap is not None and lost >= max_gap:
         return "gap"
     return "accepted"
 

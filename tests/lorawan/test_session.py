@@ -56,8 +56,9 @@ def test_full_fcnt(lw, next_expected, wire, full):
     (None, 123456, "accepted"),
     (10, 10, "accepted"),
     (10, 9, "duplicate"),
-    (10, 10 + DEFAULT_MAX_GAP, "accepted"),
-    (10, 11 + DEFAULT_MAX_GAP, "gap"),
+    # the last counter was 9: 9 + MAX_FCNT_GAP is the furthest jump the spec allows
+    (10, 9 + DEFAULT_MAX_GAP, "accepted"),
+    (10, 10 + DEFAULT_MAX_GAP, "gap"),
     (0xFFFFFFFF, 0, "accepted"),
     (0, 0, "accepted"),
 ])
@@ -72,11 +73,12 @@ def test_classify_fcnt_gap_is_configurable():
 
 def test_max_gap_per_table_and_per_session(lw):
     t = SessionTable([DeviceSession.create("a", "49be7df1", nwkskey=NWK, fcnt_up=0)], max_gap=5)
-    assert t.check_uplink(up(lw, 6)).reason == "gap"
-    assert t.check_uplink(up(lw, 5)).reason == "accepted"
+    assert t.check_uplink(up(lw, 5)).reason == "gap"
+    assert t.check_uplink(up(lw, 4)).reason == "accepted"
     t = SessionTable([DeviceSession.create("a", "49be7df1", nwkskey=NWK, fcnt_up=0,
                                            max_gap=50)], max_gap=5)
-    assert t.check_uplink(up(lw, 50)).reason == "accepted"
+    assert t.check_uplink(up(lw, 50)).reason == "gap"
+    assert t.check_uplink(up(lw, 49)).reason == "accepted"
     t = SessionTable([DeviceSession.create("a", "49be7df1", nwkskey=NWK, fcnt_up=0)],
                      max_gap=None)
     assert t.check_uplink(up(lw, 60000)).reason == "accepted"
