@@ -34,9 +34,11 @@ CITY_OPTIONS = (
     Option("lat", "float", default=None, min=-90, max=90, help="latitude of the centre"),
     Option("lon", "float", default=None, min=-180, max=180, help="longitude of the centre"),
     Option("devices", "path", default=None, help="CSV file of devices (columns: "
-           + ", ".join(DEVICE_FIELDS) + ", then model options)"),
+           + ", ".join(DEVICE_FIELDS) + ", then model options and the network columns "
+           "of installed sources, e.g. LoRaWAN dev_addr and keys)"),
     Option("state_dir", "path", default=".hromada-state",
-           help="where services keep their state between runs"),
+           help="directory of the city's state database (state.db): what sources and "
+                "services keep between runs"),
 )
 
 KERNEL_OPTIONS = (
@@ -214,6 +216,7 @@ def check_city(path, *, host=None):
         out.add("sources", "no [sources.NAME] table: a city needs at least one source")
 
     devices: dict[str, Device] = {}
+    network = network_columns(host)
     entries = data.get("devices", [])
     if not isinstance(entries, list):
         out.add("devices", "must be an array of tables ([[devices]])")
@@ -223,10 +226,10 @@ def check_city(path, *, host=None):
         if not isinstance(entry, dict):
             out.add(where, "must be a table with id and model")
             continue
-        _add_device(entry, where, host, devices, out, None, hint, base)
+        _add_device(entry, where, host, devices, out, None, hint, base, network)
     csv_path = city_opts.get("devices")
     if csv_path is not None:
-        _load_csv(Path(csv_path), host, devices, out, hint, base)
+        _load_csv(Path(csv_path), host, devices, out, hint, base, network)
 
     for kind in KINDS:
         for comp in comps[kind].values():
@@ -292,8 +295,27 @@ def _number(value, lo, hi):
     return float(value)
 
 
-def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None):
-    """Validate one device (from [[devices]] or a CSV row) and add it."""
+def network_columns(host):
+    """Name -> Option of the per-device fields installed source types read from the
+    device list (``SourceType.device_options``); the first source type by name wins when
+    two declare the same name."""
+    columns = {}
+    for name in sorted(getattr(host, "sources", {}) or {}):
+        for opt in getattr(host.sources[name], "device_options", ()) or ():
+            if isinstance(opt, Option) and opt.name not in DEVICE_FIELDS:
+                columns.setdefault(opt.name, opt)
+    return columns
+
+
+def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None,
+                network_schema=None):
+    """Validate one device (from [[devices]] or a CSV row) and add it.
+
+    Keys beyond DEVICE_FIELDS are the model's options, or else network columns of an
+    installed source (``network_columns``), kept in ``Device.network``.
+    """
+    if network_schema is None:
+        network_schema = network_columns(host)
     ok = True
     dev_id = entry.get("id")
     model_id = entry.get("model")
@@ -337,19 +359,58 @@ def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None):
         out.add(f"{where}.tags", "must be a list of strings", file)
         ok = False
     options = {}
+    network = {}
     if model is not None:
-        raw = {k: v for k, v in entry.items() if k not in DEVICE_FIELDS and v not in ("", None)}
+        model_names = {o.name for o in model.options}
+        raw, net_raw = {}, {}
+        for k, v in entry.items():
+            if k in DEVICE_FIELDS or v in ("", None):
+                continue
+            if k in model_names:
+                raw[k] = v          # the model's option wins over a network column
+            elif k in network_schema:
+                net_raw[k] = v
+            else:
+                allowed = ", ".join(sorted(model_names)) or "none"
+                columns = ", ".join(sorted(network_schema)) or "none"
+                out.add(f"{where}.{k}", f"unknown option {k!r}; allowed options: {allowed}; "
+                                        f"network columns: {columns}", file)
+                ok = False
         if file is not None:
             raw = _coerce_csv_options(model.options, raw)
         options, p = validate_options(model.options, raw, where, base_dir=base_dir)
         out.extend(p, file)
         ok = ok and not p
+        if net_raw:
+            # Only the columns given are validated (and kept): no defaults, none required.
+            schema = tuple(network_schema[k] for k in net_raw)
+            if file is not None:
+                net_raw = _coerce_csv_options(schema, net_raw)
+            network, p = validate_options(schema, net_raw, where, base_dir=base_dir, skip=())
+            out.extend(_hide_secrets(p, schema, net_raw, where), file)
+            ok = ok and not p
     if ok:
         devices[dev_id] = Device(
             id=dev_id, model=model_id, name=entry.get("name") or None, lat=coords["lat"],
             lon=coords["lon"], district=entry.get("district") or None, tags=tuple(tags),
-            options=options,
+            options=options, network=network,
+            origin=f"{file}: {where}" if file is not None else where,
         )
+
+
+def _hide_secrets(problems, schema, raw, where):
+    """Problems about secret network columns, never echoing the value (validation shows
+    secrets as "(secret)" already; a converter's own message, e.g. of a duration, may
+    still quote it)."""
+    secret = {f"{where}.{o.name}": o.name for o in schema if o.secret}
+    out = []
+    for path, message in problems:
+        if path in secret:
+            shown = repr(raw.get(secret[path]))
+            if shown in message:
+                message = message.replace(shown, "(secret)")
+        out.append((path, message))
+    return out
 
 
 def _coerce_csv_options(schema, raw):
@@ -371,7 +432,7 @@ def _coerce_csv_options(schema, raw):
     return out
 
 
-def _load_csv(path, host, devices, out, hint="", base_dir=None):
+def _load_csv(path, host, devices, out, hint="", base_dir=None, network_schema=None):
     name = str(path)
     try:
         # utf-8-sig: spreadsheet programs start their CSV exports with a BOM.
@@ -386,7 +447,9 @@ def _load_csv(path, host, devices, out, hint="", base_dir=None):
         missing = [c for c in ("id", "model") if c not in (reader.fieldnames or ())]
         if missing:
             out.add("line 1", f"missing column(s) {', '.join(missing)}; the header needs at "
-                              f"least id,model (optional: {', '.join(DEVICE_FIELDS[2:])})", name)
+                              f"least id,model (optional: {', '.join(DEVICE_FIELDS[2:])}, "
+                              "the model's options and network columns such as LoRaWAN "
+                              "dev_addr and keys)", name)
             return
         for row in reader:
             extra = row.pop(None, None)
@@ -397,4 +460,4 @@ def _load_csv(path, host, devices, out, hint="", base_dir=None):
                 out.add(f"line {reader.line_num}", "more cells than header columns", name)
                 continue
             _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint,
-                        base_dir)
+                        base_dir, network_schema)

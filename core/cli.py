@@ -123,6 +123,7 @@ def cmd_check(args):
 
 def cmd_run(args):
     from .runtime import run_city, terminal_progress
+    from .state import StateError
 
     city, problems = _check(args.city)
     if problems:
@@ -133,7 +134,11 @@ def cmd_run(args):
     print(f"running {city.name}: {len(city.devices)} devices, "
           f"sources: {', '.join(city.sources)}; services: {', '.join(city.services) or '-'}; "
           f"sinks: {', '.join(city.sinks) or '-'}", file=sys.stderr)
-    summary = run_city(city, progress=progress)
+    try:
+        summary = run_city(city, progress=progress)
+    except StateError as exc:
+        print(f"hromada: {exc}", file=sys.stderr)
+        return 1
     if progress:
         sys.stderr.write("\n")
     if args.summary_json:

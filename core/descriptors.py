@@ -148,7 +148,17 @@ class DeviceModel:
 class SourceType:
     """A kind of source: ``factory(name, options, city)`` returns an object with
     ``async run(ctx)`` (push frames with ``ctx.submit``) and, for sources that can send
-    downlinks, ``async send(command)``."""
+    downlinks, ``async send(command)``.
+
+    ``device_options`` are the per-device fields this kind of source reads from the
+    city's device list (a LoRaWAN source's DevAddr and keys): extra keys of a
+    ``[[devices]]`` table or extra columns of the devices CSV.  A key that is neither a
+    device field nor an option of the device's model (the model's option wins on a name
+    clash), but is the name of a ``device_options`` entry of any installed source type,
+    is validated against that Option and kept in ``Device.network`` (only the keys given:
+    no defaults are filled in).  Mark keys ``secret=True``: their values are never shown
+    in an error, and ``Device.network`` never appears in a repr.
+    """
 
     name: str
     factory: Callable
@@ -156,6 +166,7 @@ class SourceType:
     help: str = ""
     downlinks: bool = False
     validate: Callable | None = None
+    device_options: tuple[Option, ...] = ()
 
 
 @attrs.frozen(slots=True)

@@ -40,7 +40,15 @@ def _frozen_dict(v):
 
 @attrs.frozen(slots=True)
 class Device:
-    """One device of the city: its network identity, model and where it stands."""
+    """One device of the city: its network identity, model and where it stands.
+
+    ``options`` are the device model's per-device settings.  ``network`` holds the
+    fields that sources read from the device list (``SourceType.device_options``: a
+    LoRaWAN DevAddr and keys); they may be secrets, so they are never part of the repr
+    and sinks do not store them.  ``origin`` says where the device is defined
+    (``devices[3]`` in city.toml, or ``/path/devices.csv: line 4``) so that a source can
+    name it in an error.
+    """
 
     id: str
     model: str
@@ -50,6 +58,9 @@ class Device:
     district: str | None = None
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, eq=False)
+    network: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_dict, eq=False,
+                                             repr=False)
+    origin: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(slots=True)

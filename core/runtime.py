@@ -12,6 +12,7 @@ accepted into the ring is decoded and written before the sinks close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -26,8 +27,11 @@ from .errors import DecodeError
 from .model import Command, Event, Reading
 from .plugins import format_error
 from .ring import AsyncRing, Ring
+from .state import FILENAME as STATE_FILE
+from .state import StateDB, StateError
 
 log = logging.getLogger("hromada")
+SNAPSHOT = "snapshot"  # the state key of a service's snapshot()
 
 
 class SourceContext:
@@ -41,6 +45,11 @@ class SourceContext:
         self.stopping = kernel.stopping
         self.frames = 0
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+    @property
+    def state(self):
+        """This source's keys in the city's state database (:mod:`hromada.state`)."""
+        return self.kernel.state.scope(f"source:{self.name}")
 
     def pack(self, payload, *, network, device=None, fport=None, fcnt=None, time=None,
              rx=None):
@@ -89,6 +98,11 @@ class ServiceContext:
         self.kernel = kernel
         self.name = name
         self.city = kernel.city
+
+    @property
+    def state(self):
+        """This service's keys in the city's state database (:mod:`hromada.state`)."""
+        return self.kernel.state.scope(f"service:{self.name}")
 
     def emit(self, event: Event):
         if event.source is None:
@@ -281,14 +295,22 @@ class Kernel:
                 continue
             self.sinks[name] = sink
             self.sink_rows[name] = 0  # in the summary even when it writes nothing
-        state_dir = city.state_dir
+        # Before services and sources, which keep their state in it: a city whose state
+        # cannot be kept (replay counters, service state) must not run.  StateError
+        # names the file.
+        try:
+            self.state = StateDB(city.state_dir / STATE_FILE)
+        except StateError:
+            for sink in self.sinks.values():
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(sink.close)
+            raise
         for name, comp in city.services.items():
             try:
                 svc = comp.descriptor.factory(name, comp.options, city)
                 ctx = ServiceContext(self, name)
-                state_file = state_dir / f"{name}.msgpack"
-                if hasattr(svc, "restore") and state_file.exists():
-                    state = self._read_state(name, state_file)
+                if hasattr(svc, "restore"):
+                    state = self._read_state(name, ctx.state)
                     if state is not None:
                         svc.restore(state)
                 if hasattr(svc, "start"):
@@ -306,19 +328,22 @@ class Kernel:
             self.sources[name] = (src, SourceContext(self, name))
         self._call_hook("hromada_startup", city=city)
 
-    def _read_state(self, name, path):
-        """A service's saved state, or None (reported) when the file cannot be read."""
-        data = path.read_bytes()  # unreadable: the service fails to start, reported
+    def _read_state(self, name, scope):
+        """A service's saved state, or None: never saved, or damaged (reported)."""
+        data = scope.get(SNAPSHOT)
+        if data is None:
+            return None
         try:
             return msgpack.unpackb(data, raw=False, strict_map_key=False)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            # Corrupt: the service starts fresh (its snapshot at the end writes a good
-            # file), and the bad one is kept aside for the operator.
-            kept = path.with_suffix(".corrupt")
-            os.replace(path, kept)
-            self.count_error("state", f"service {name}: cannot read its state file {path}: "
-                                      f"{type(exc).__name__}: {exc}; kept as {kept.name}, "
-                                      "starting without it", source=f"service {name}")
+            # Damaged: the service starts fresh (its snapshot at the end writes a good
+            # one), and the bad one is kept aside for the operator.
+            scope.rename(SNAPSHOT, SNAPSHOT + ".corrupt")
+            self.count_error("state", f"service {name}: cannot read its saved state "
+                                      f"({scope.owner} in {scope.db.path}): "
+                                      f"{type(exc).__name__}: {exc}; kept as "
+                                      f"{SNAPSHOT}.corrupt, starting without it",
+                             source=f"service {name}")
             return None
 
     def _call_hook(self, hook_name, **kwargs):
@@ -441,12 +466,7 @@ class Kernel:
                     self._plugin_failed(f"service {name}", exc)
             try:
                 if hasattr(svc, "snapshot"):
-                    state = svc.snapshot()
-                    self.city.state_dir.mkdir(parents=True, exist_ok=True)
-                    path = self.city.state_dir / f"{name}.msgpack"
-                    tmp = path.with_suffix(".tmp")
-                    tmp.write_bytes(msgpack.packb(state, use_bin_type=True))
-                    os.replace(tmp, path)
+                    ctx.state.put(SNAPSHOT, msgpack.packb(svc.snapshot(), use_bin_type=True))
             except Exception as exc:  # noqa: BLE001
                 self._plugin_failed(f"service {name}", exc)
         if self.commands:
@@ -463,6 +483,7 @@ class Kernel:
                 await asyncio.to_thread(sink.close)
             except Exception as exc:  # noqa: BLE001
                 self._plugin_failed(f"sink {name}", exc)
+        self.state.close()
         # Errors counted after the last write are still reported in the summary.
 
     async def _progress(self):

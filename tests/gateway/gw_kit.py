@@ -94,6 +94,23 @@ def rows(db, sql, *args):
         return conn.execute(sql, args).fetchall()
 
 
+def saved_state(state_dir, source="gw"):
+    """What a semtech-udp source saved in the city's state database, read with plain
+    SQL: ``{"meta": {...}, "devices": {eui: {"session", "join", "queue"}}}``."""
+    path = state_dir / "state.db"
+    if not path.exists():
+        return {"meta": None, "devices": {}}
+    out = {"meta": None, "devices": {}}
+    for key, value in rows(path, "select key, value from state where owner = ?",
+                           f"source:{source}"):
+        data = msgpack.unpackb(value, raw=False, strict_map_key=False)
+        if key == "meta":
+            out["meta"] = data
+        else:
+            out["devices"][key.removeprefix("device/")] = data
+    return out
+
+
 async def eventually(predicate, what, timeout=TIMEOUT):
     """Wait until ``predicate()`` is true (polling), or fail naming ``what``."""
     deadline = time.monotonic() + timeout

@@ -6,7 +6,6 @@ import json
 import logging
 import time
 
-import msgpack
 from gw_kit import (
     ABP_ADDR,
     ABP_EUI,
@@ -20,6 +19,7 @@ from gw_kit import (
     eventually,
     otaa_device,
     rows,
+    saved_state,
     write_city,
 )
 
@@ -426,11 +426,16 @@ async def _second_run(tmp_path, monkeypatch, frames, abp, dev, otaa_frame):
 def test_a_restart_keeps_counters_sessions_and_dev_nonces(tmp_path, monkeypatch):
     s1, frames, abp, dev, otaa_frame = run(_first_run(tmp_path, monkeypatch))
     assert s1["readings"] == 6 and s1["errors_by_kind"] == {}
-    state = (tmp_path / "state" / "gw.semtech-udp.msgpack").read_bytes()
-    saved = msgpack.unpackb(state, raw=False, strict_map_key=False)
-    sessions = {s["device"]: s for s in saved["table"]["sessions"]}
-    assert sessions[ABP_EUI]["fcnt_up"] == 43 and sessions[OTAA_EUI]["fcnt_up"] == 1
-    assert saved["joins"]["devices"][OTAA_EUI]["nonces"] == [1]
+    # The counters are rows of the city's state database, one per device.
+    saved = saved_state(tmp_path / "state")
+    assert sorted(saved["devices"]) == [ABP_EUI, OTAA_EUI]
+    devices = saved["devices"]
+    assert devices[ABP_EUI]["session"]["fcnt_up"] == 43
+    assert devices[OTAA_EUI]["session"]["fcnt_up"] == 1
+    assert devices[OTAA_EUI]["join"]["nonces"] == [1]
+    assert devices[ABP_EUI]["queue"] == [[9, b"\x0a", False]]
+    assert saved["meta"]["format"] == 1
+    state = (tmp_path / "state" / "state.db").read_bytes()
     for secret in SECRETS:
         assert bytes.fromhex(secret) not in state and secret.encode() not in state
     # A second run: the replayed frames are refused, the sessions go on.
@@ -481,7 +486,7 @@ def test_keys_are_never_logged_printed_or_stored(tmp_path, monkeypatch, caplog):
                                "which is not in the source's gateways list",
                     "gateway": GW_EUIS[1]}
     shown = caplog.text + text + json.dumps(summary) + repr(rows(db, "select * from events"))
-    shown += (tmp_path / "state" / "gw.semtech-udp.msgpack").read_bytes().hex()
+    shown += (tmp_path / "state" / "state.db").read_bytes().hex()
     assert "listening on 127.0.0.1:" in caplog.text
     for secret in SECRETS:
         assert secret not in shown.lower()

@@ -5,7 +5,6 @@ import asyncio
 import json
 import time
 
-import msgpack
 from gw_kit import (
     ABP_EUI,
     GW_EUIS,
@@ -16,6 +15,7 @@ from gw_kit import (
     eventually,
     otaa_device,
     rows,
+    saved_state,
     write_city,
 )
 
@@ -33,7 +33,7 @@ STAT = {"time": "2024-05-01 08:59:28 GMT", "lati": 48.4394, "long": 22.7178, "al
 async def _status_and_crc(tmp_path, monkeypatch):
     city = await RunningCity(write_city(tmp_path, monkeypatch,
                                         extra="state_interval = 0.05")).start()
-    state = tmp_path / "state" / "gw.semtech-udp.msgpack"
+    state = tmp_path / "state"
     try:
         gw = await city.gateway(GW_EUIS[0])
         await gw.push_acked(stat=STAT)
@@ -42,8 +42,8 @@ async def _status_and_crc(tmp_path, monkeypatch):
         good = gw.rxpk(abp.uplink(LPP_B))
         await gw.push_acked([bad_crc, good])           # two packets in one PUSH_DATA
         await city.uplinks_done(1)
-        # The counters reach the state_dir while the city runs, not only at stop.
-        await eventually(lambda: state.exists() and _fcnt_up(state) == 2, "a periodic write")
+        # The counters reach the state database while the city runs, not only at stop.
+        await eventually(lambda: _fcnt_up(state) == 2, "a periodic write")
         info = city.source.gateways[GW_EUIS[0]].to_dict()
         stats = dict(city.source.stats)
     finally:
@@ -51,9 +51,9 @@ async def _status_and_crc(tmp_path, monkeypatch):
     return summary, info, stats
 
 
-def _fcnt_up(path):
-    data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
-    return {s["device"]: s["fcnt_up"] for s in data["table"]["sessions"]}.get(ABP_EUI)
+def _fcnt_up(state_dir):
+    saved = saved_state(state_dir)["devices"].get(ABP_EUI)
+    return saved and saved["session"]["fcnt_up"]
 
 
 def test_gateway_status_crc_failures_and_periodic_state(tmp_path, monkeypatch):
@@ -171,15 +171,15 @@ def test_a_class_c_backlog_goes_out_after_the_first_uplink(tmp_path, monkeypatch
     assert f1.fctrl["fpending"] is True
 
 
-def _fcnt_down(path):
-    data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
-    return {s["device"]: s["fcnt_down"] for s in data["table"]["sessions"]}.get(ABP_EUI)
+def _fcnt_down(state_dir):
+    saved = saved_state(state_dir)["devices"].get(ABP_EUI)
+    return saved and saved["session"]["fcnt_down"]
 
 
 async def _downlink_saved(tmp_path, monkeypatch):
     # state_interval 60 s: only the write right after a downlink can pass in time
     city = await RunningCity(write_city(tmp_path, monkeypatch)).start()
-    state = tmp_path / "state" / "gw.semtech-udp.msgpack"
+    state = tmp_path / "state"
     try:
         gw = await city.gateway(GW_EUIS[0])
         abp = abp_device()
@@ -187,7 +187,7 @@ async def _downlink_saved(tmp_path, monkeypatch):
         await city.uplinks_done(1)
         await city.source.send(Command(ABP_EUI, fport=9, payload=b"\x09"))
         await gw.downlink()
-        await eventually(lambda: state.exists() and _fcnt_down(state) == 1,
+        await eventually(lambda: _fcnt_down(state) == 1,
                          "the state write after a downlink", timeout=2)
     finally:
         await city.stop()
@@ -196,3 +196,35 @@ async def _downlink_saved(tmp_path, monkeypatch):
 def test_a_used_fcnt_down_reaches_the_state_file_at_once(tmp_path, monkeypatch):
     """A crash right after a downlink must not make the next run reuse its FCntDown."""
     run(_downlink_saved(tmp_path, monkeypatch))
+
+
+async def _stale_pull(tmp_path, monkeypatch):
+    city = await RunningCity(write_city(tmp_path, monkeypatch, extra="rx1_delay = 2")).start()
+    try:
+        gw = await city.gateway(GW_EUIS[0])
+        abp = abp_device()
+        # Its last PULL_DATA was 61 s ago: its NAT mapping may be gone, so no PULL_RESP.
+        city.source.gateways[GW_EUIS[0]].pulled -= 61
+        await gw.uplink(abp.uplink(LPP_A))
+        await city.uplinks_done(1)
+        await city.source.send(Command(ABP_EUI, fport=9, payload=b"\x09"))
+        await gw.no_downlink(0.2)
+        assert city.source.pending(ABP_EUI) == 1   # kept for the device's next uplink
+        await gw.pull()                              # the keep-alive comes back
+        await gw.uplink(abp.uplink(LPP_B))
+        _t, _pk, down = await gw.downlink()          # in the window of that uplink
+        frame = abp.downlink(down)
+    finally:
+        summary = await city.stop()
+    return summary, frame
+
+
+def test_a_gateway_that_stopped_pulling_is_not_used_for_downlinks(tmp_path, monkeypatch):
+    summary, frame = run(_stale_pull(tmp_path, monkeypatch))
+    assert summary["errors_by_kind"] == {"downlink": 1}
+    [(data,)] = rows(tmp_path / "city.db",
+                     "select data from events where kind = 'lorawan.downlink'")
+    assert json.loads(data)["message"] == (
+        f"downlink for device {ABP_EUI}: none of the gateways that heard it ({GW_EUIS[0]}) "
+        "has sent PULL_DATA in the last 60 s, so none can transmit")
+    assert (frame.mic_ok, frame.fport, frame.fcnt, frame.frm_payload) == (True, 9, 0, b"\x09")

@@ -2,7 +2,6 @@
 
 import random
 import threading
-import types
 
 import msgpack
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from hromada import lorawan
 from hromada.lorawan.session import SessionTable
 from hromada.options import validate_options
+from hromada.state import StateDB, StateError
 from hromada_plugins.sources import semtech_udp
 from hromada_plugins.sources.semtech_udp.devices import build_device, load_devices, read_keys_file
 from hromada_plugins.sources.semtech_udp.joinserver import (
@@ -288,15 +288,19 @@ def test_bad_source_options_are_named(given, message):
     assert str(exc.value) == message
 
 
-def test_a_damaged_state_file_refuses_to_start(tmp_path):
-    (tmp_path / "gw.semtech-udp.msgpack").write_bytes(b"\xc1garbage")
-    city = types.SimpleNamespace(devices={}, state_dir=tmp_path)
-    with pytest.raises(ValueError) as exc:
-        semtech_udp.SemtechUdpSource("gw", _options(), city)
-    assert str(exc.value).startswith(f"sources.gw: state file {tmp_path / 'gw.semtech-udp.msgpack'} "
-                                     "is unreadable (")
-    assert str(exc.value).endswith("Remove the file to start with fresh counters (replayed "
-                                   "frames older than now would then be accepted once)")
+def test_damaged_saved_state_refuses_to_start(tmp_path):
+    with StateDB(tmp_path / "state.db") as db:
+        scope = db.scope("source:gw")
+        scope.put("meta", b"\x82\xa4se")  # a truncated map
+        src = semtech_udp.SemtechUdpSource("gw", _options(), None)
+        with pytest.raises(ValueError) as exc:
+            src.load_state(scope)
+    assert str(exc.value) == (
+        f"sources.gw: saved state (key 'meta' of source:gw in {tmp_path / 'state.db'}) is "
+        "unreadable (ValueError: Unpack failed: incomplete input); the frame counters in it "
+        "protect "
+        "against replays. Delete source:gw's rows from that database to start with fresh "
+        "counters (replayed frames older than now would then be accepted once)")
 
 
 def test_secret_option_values_are_not_shown_by_validation():
@@ -330,31 +334,55 @@ def test_check_reports_key_problems_before_the_city_runs(tmp_path, capsys):
 
 
 def test_state_writes_from_the_saver_thread_and_the_stop_never_race(tmp_path):
-    # CI once failed with FileNotFoundError on the .tmp rename: the periodic saver's worker
-    # thread and the final save at stop wrote the same temporary file at once.
-    city = types.SimpleNamespace(devices={}, state_dir=tmp_path)
-    src = semtech_udp.SemtechUdpSource("gw", _options(), city)
-    order = list(range(1, 201))
-    random.Random(7).shuffle(order)
-    errors = []
+    # CI once failed with FileNotFoundError on a temporary file's rename: the periodic
+    # saver's worker thread and the final save at stop wrote at the same time.  Now every
+    # write is numbered: whatever order the threads run in, each write includes the
+    # unwritten changes numbered before it, and an older one never replaces a newer.
+    with StateDB(tmp_path / "state.db") as db:
+        src = semtech_udp.SemtechUdpSource("gw", _options(), None)
+        src.state = db.scope("source:gw")
+        for n in range(1, 201):
+            src._unwritten[n] = {"last": b"%d" % n, f"only/{n}": b"x"}
+        src._state_seq = 200
+        order = list(range(1, 201))
+        random.Random(7).shuffle(order)
+        errors = []
 
-    def store(seq):
-        try:
-            src._store_state(b"snapshot %d" % seq, seq)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
+        def write(seq):
+            try:
+                src._write(seq)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
 
-    threads = [threading.Thread(target=store, args=(seq,)) for seq in order]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    # Whatever order they finished in, the newest snapshot is the one on disk.
-    assert (tmp_path / "gw.semtech-udp.msgpack").read_bytes() == b"snapshot 200"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gw.semtech-udp.msgpack"]
-    # The stop's save takes the next number from the same counter, so it is written.
-    src._state_seq = 200
-    src.save_state()
-    state = msgpack.unpackb((tmp_path / "gw.semtech-udp.msgpack").read_bytes())
-    assert state["source"] == "semtech-udp"
+        threads = [threading.Thread(target=write, args=(seq,)) for seq in order]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        saved = src.state.load()
+        assert saved["last"] == b"200"
+        assert sorted(saved) == sorted(["last", *(f"only/{n}" for n in range(1, 201))])
+        assert src._unwritten == {} and src._state_written == 200
+        # The stop's save takes the next number, so it is written after all of them.
+        src.save_state()
+        assert msgpack.unpackb(src.state.get("meta"))["source"] == "semtech-udp"
+        assert src._state_written == 201
+
+
+def test_a_failed_state_write_goes_with_the_next(tmp_path):
+    db = StateDB(tmp_path / "state.db")
+    src = semtech_udp.SemtechUdpSource("gw", _options(), None)
+    src.state = db.scope("source:gw")
+    src._dirty.add("0000000000000001")
+    first = src._take_changes()
+    db.close()
+    with pytest.raises(StateError) as exc:
+        src._write(first)
+    assert str(exc.value) == f"the city's state database {tmp_path / 'state.db'} is closed"
+    with StateDB(tmp_path / "state.db") as db:
+        src.state = db.scope("source:gw")
+        src._dirty.add("0000000000000002")
+        src.save_state()
+        assert sorted(src.state.load()) == ["device/0000000000000001",
+                                            "device/0000000000000002", "meta"]

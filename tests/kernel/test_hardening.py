@@ -12,6 +12,7 @@ from hromada.cli import main
 from hromada.options import parse_duration
 from hromada.plugins import PluginHost
 from hromada.runtime import run_city
+from hromada.state import StateDB
 
 # A local plugin: a source sending fixed frames (with or without downlinks), a codec
 # that is lazy or malformed on some payloads, a service with state and commands, a sink
@@ -172,11 +173,11 @@ def test_a_sink_failing_in_the_last_write_is_reported_to_the_other_sinks(tmp_pat
 
 def test_a_corrupt_state_file_is_reported_and_the_service_still_runs(tmp_path):
     # Before: the unpack error dropped the service for the run, and since it was not
-    # running no snapshot replaced the bad file: the service was lost on every run.
+    # running no snapshot replaced the bad state: the service was lost on every run.
     c = city(tmp_path, [["aa01", "05", 1.0], ["aa01", "06", 2.0]])
-    c.state_dir.mkdir(parents=True)
-    state = c.state_dir / "st.msgpack"
-    state.write_bytes(b"\x82\xa4se")  # a truncated map
+    db = c.state_dir / "state.db"
+    with StateDB(db) as state:
+        state.scope("service:st").put("snapshot", b"\x82\xa4se")  # a truncated map
     summary = run_city(c)
     assert summary["services"] == {"st": {"seen": 2}}
     assert summary["errors_by_kind"] == {"state": 1}
@@ -184,10 +185,11 @@ def test_a_corrupt_state_file_is_reported_and_the_service_still_runs(tmp_path):
                             "select source, data from events where kind = 'state.error'")
     assert source == "service st"
     assert json.loads(data)["message"] == (
-        f"service st: cannot read its state file {state}: ValueError: Unpack failed: "
-        "incomplete input; kept as st.corrupt, starting without it")
-    assert msgpack.unpackb(state.read_bytes()) == {"seen": 2}
-    assert (c.state_dir / "st.corrupt").read_bytes() == b"\x82\xa4se"
+        f"service st: cannot read its saved state (service:st in {db}): ValueError: Unpack "
+        "failed: incomplete input; kept as snapshot.corrupt, starting without it")
+    saved = dict(rows(db, "select key, value from state where owner = 'service:st'"))
+    assert msgpack.unpackb(saved["snapshot"]) == {"seen": 2}
+    assert saved["snapshot.corrupt"] == b"\x82\xa4se"
     # and the next run restores it
     assert run_city(load_city(tmp_path / "city.toml"))["services"] == {"st": {"seen": 4}}
 
@@ -199,7 +201,9 @@ def test_a_failing_service_stop_still_saves_its_state(tmp_path):
     assert summary["errors_by_kind"] == {"plugin": 1}
     [(data,)] = rows(tmp_path / "out.db", "select data from events where kind='plugin.error'")
     assert json.loads(data)["message"].startswith("service st: RuntimeError: stop failed")
-    assert msgpack.unpackb((c.state_dir / "st.msgpack").read_bytes()) == {"seen": 3}
+    [(value,)] = rows(c.state_dir / "state.db", "select value from state where "
+                                                "owner = 'service:st' and key = 'snapshot'")
+    assert msgpack.unpackb(value) == {"seen": 3}
 
 
 def test_a_sink_failing_to_add_devices_is_closed_and_idle_sinks_are_summarised(tmp_path):

@@ -17,11 +17,14 @@ source does the network server's part of the work:
 - sends downlinks from services as PULL_RESP: class A in the RX1 or RX2 window of the
   device's uplink (the gateway's ``tmst`` plus the receive delay), class C at once; a
   TX_ACK with an error becomes a ``lorawan.tx_error`` event;
-- keeps the session counters (never keys) in the city's ``state_dir``, written
-  periodically and at stop, so a restart reopens no replay window.
+- keeps the session counters (never keys) in the city's state database
+  (:mod:`hromada.state`), a row per device written when it changed: periodically, right
+  after each join and downlink, and at stop, so a restart reopens no replay window.
 
-Device identities and keys come from the ``keys`` table or ``keys_file``
-(:mod:`.devices`); keys are never printed or logged.  README.md has a city example.
+Device identities and keys come from columns of the city's device list (``dev_addr``,
+``nwkskey``, ``appkey`` ...: the source's ``device_options``), the ``keys_file`` and the
+``keys`` table, merged field by field, the table winning (:mod:`.devices`); keys may be
+``env:VARIABLE`` and are never printed or logged.  README.md has a city example.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import random
 import socket
 import threading
@@ -76,7 +78,8 @@ class Gateway:
     """What the source knows of one gateway."""
 
     __slots__ = ("eui", "address", "pull_address", "version", "first_seen", "last_seen",
-                 "last_pull", "stat", "location", "rxpk", "pushes", "downlinks", "tx_errors")
+                 "last_pull", "pulled", "stat", "location", "rxpk", "pushes", "downlinks",
+                 "tx_errors")
 
     def __init__(self, eui):
         self.eui = eui
@@ -85,6 +88,7 @@ class Gateway:
         self.version = 2
         self.first_seen = self.last_seen = time.time()
         self.last_pull = None
+        self.pulled = None         # time.monotonic() of its last PULL_DATA
         self.stat = {}
         self.location = None
         self.rxpk = 0
@@ -127,13 +131,6 @@ class _Window:
         self.used = False
 
 
-def _write_atomic(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class SemtechUdpSource:
     """One UDP endpoint for Semtech packet forwarders; see the module documentation."""
 
@@ -152,6 +149,7 @@ class SemtechUdpSource:
             raise ValueError(f"{where}.rx2_datr: {exc}") from None
         self.tx_power = options["tx_power"]
         self.tx_lead = float(options["tx_lead"])
+        self.pull_timeout = float(options["pull_timeout"])
         self.state_interval = float(options["state_interval"])
         self.max_events = options["max_events"]
         self.queue_limit = options["downlink_queue"]
@@ -187,10 +185,11 @@ class SemtechUdpSource:
             dev_nonce_check=options["dev_nonce_check"])
         self.join_enabled = options["join"]
         self.table = SessionTable(max_gap=options["max_gap"])
-        self.state_path = (city.state_dir / f"{name}.semtech-udp.msgpack"
-                           if city is not None else None)
         self._queues: dict[str, deque] = {}
-        self._load_state()
+        self._restore_sessions({})
+        # The city's state database (hromada.state), given by the kernel in run(); a
+        # source built without a kernel (tests, tools) keeps no state.
+        self.state = None
 
         self.gateways: dict[str, Gateway] = {}
         self.stats = Counter()
@@ -210,11 +209,12 @@ class SemtechUdpSource:
         self._tx = collections.OrderedDict()   # PULL_RESP token -> what it carried
         self._token = random.randrange(1 << 16)
         self._events = Counter()
-        self._dirty = False
+        self._dirty: set[str] = set()  # devices whose state changed since the last write
         self._save_now = asyncio.Event()
         self._state_lock = threading.Lock()
-        self._state_seq = 0       # snapshots taken
-        self._state_written = 0   # the newest snapshot on disk
+        self._state_seq = 0       # changes taken (numbered)
+        self._state_written = 0   # the newest written
+        self._unwritten: dict[int, dict] = {}
 
     @staticmethod
     def _eui(text, where):
@@ -235,29 +235,49 @@ class SemtechUdpSource:
         s.max_gap = dev.max_gap
         return s
 
-    def _load_state(self):
+    def load_state(self, scope):
+        """Take the state of earlier runs from the city's state database and keep writing
+        it there (``scope``: this source's :class:`hromada.state.StateScope`)."""
+        rows = scope.load()
         stored = {}
-        path = self.state_path
-        if path is not None and path.exists():
-            try:
-                data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
-                if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
-                    raise ValueError("not a semtech-udp state file of format "
-                                     f"{STATE_FORMAT}")
-                self.joins.load_state(data.get("joins") or {})
-                table = data.get("table") or {}
-                stored = {sd["device"]: sd for sd in table.get("sessions", ())}
-                self.table.counters.update(table.get("counters") or {})
-                self._queues = {dev: deque((fport, bytes(payload), bool(confirmed))
-                                           for fport, payload, confirmed in items)
-                                for dev, items in (data.get("queues") or {}).items()
-                                if dev in self.devices}
-            except Exception as exc:  # noqa: BLE001 - any damage: refuse, do not guess
-                raise ValueError(
-                    f"{self.where}: state file {path} is unreadable ({exc}); the frame "
-                    "counters in it protect against replays. Remove the file to start "
-                    "with fresh counters (replayed frames older than now would then be "
-                    "accepted once)") from None
+        key = None
+        try:
+            meta = rows.pop("meta", None)
+            if meta is not None:
+                key = "meta"
+                meta = msgpack.unpackb(meta, raw=False, strict_map_key=False)
+                if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
+                    raise ValueError(f"not semtech-udp state of format {STATE_FORMAT}")
+                self.table.counters.update(meta.get("counters") or {})
+            joins = {}
+            for key, value in rows.items():
+                dev = key.removeprefix("device/")
+                if dev == key or dev not in self.devices:
+                    continue  # a device no longer in the city: kept, not used
+                data = msgpack.unpackb(value, raw=False, strict_map_key=False)
+                if data.get("session") is not None:
+                    stored[dev] = data["session"]
+                if data.get("join") is not None:
+                    joins[dev] = data["join"]
+                if data.get("queue"):
+                    self._queues[dev] = deque((fport, bytes(payload), bool(confirmed))
+                                              for fport, payload, confirmed in data["queue"])
+            key = None
+            self.joins.load_state({"next_addr": (meta or {}).get("next_addr",
+                                                                 self.joins.next_addr),
+                                   "devices": joins})
+        except Exception as exc:  # noqa: BLE001 - any damage: refuse, do not guess
+            what = f"key {key!r} of {scope.owner}" if key else scope.owner
+            raise ValueError(
+                f"{self.where}: saved state ({what} in {scope.db.path}) is unreadable "
+                f"({type(exc).__name__}: {exc}); the frame counters in it protect against "
+                f"replays. Delete {scope.owner}'s rows from that database to start with "
+                "fresh counters "
+                "(replayed frames older than now would then be accepted once)") from None
+        self._restore_sessions(stored)
+        self.state = scope
+
+    def _restore_sessions(self, stored):
         for dev_eui, dev in self.devices.items():
             sd = stored.get(dev_eui)
             joined = self.joins.restore_session(dev_eui) if dev.otaa else None
@@ -273,31 +293,54 @@ class SemtechUdpSource:
                         and sd.get("version") == dev.version)
                 self.table.add(self._abp_session(dev, sd if same else None))
 
-    def state_bytes(self):
-        """The state kept between runs (msgpack; counters and join records, no keys)."""
-        return msgpack.packb({"format": STATE_FORMAT, "source": "semtech-udp",
-                              "saved": time.time(),
-                              "table": self.table.to_dict(include_keys=False),
-                              "joins": self.joins.state(),
-                              "queues": {dev: [list(item) for item in q]
-                                         for dev, q in self._queues.items() if q}},
+    def device_state(self, dev):
+        """One device's saved state (msgpack; counters, join record, queue, no keys)."""
+        s = self.table.get(dev)
+        q = self._queues.get(dev)
+        return msgpack.packb({"session": s.to_dict(include_keys=False) if s else None,
+                              "join": self.joins.record_state(dev),
+                              "queue": [list(item) for item in q] if q else []},
                              use_bin_type=True)
 
-    def save_state(self):
-        """Write the state now (the source does this periodically and at stop)."""
-        if self.state_path is not None:
-            self._state_seq += 1
-            self._store_state(self.state_bytes(), self._state_seq)
-            self._dirty = False
-
-    def _store_state(self, data, seq):
-        # The periodic saver writes from a worker thread that a stop cannot interrupt: the
-        # lock keeps the final write from racing it, and an older snapshot never replaces
-        # a newer one whatever order the two finish in.
+    def _take_changes(self):
+        """Serialise what changed since the last write (on the event loop, which owns the
+        sessions) and number it; the write itself may run in a worker thread."""
+        changes = {"meta": msgpack.packb({"format": STATE_FORMAT, "source": "semtech-udp",
+                                          "saved": time.time(),
+                                          "next_addr": self.joins.next_addr,
+                                          "counters": dict(self.table.counters)},
+                                         use_bin_type=True)}
+        for dev in self._dirty:
+            changes[f"device/{dev}"] = self.device_state(dev)
+        self._dirty = set()
         with self._state_lock:
-            if seq > self._state_written:
-                _write_atomic(self.state_path, data)
-                self._state_written = seq
+            self._state_seq += 1
+            self._unwritten[self._state_seq] = changes
+            return self._state_seq
+
+    def _write(self, seq):
+        # Every change numbered up to ``seq`` and not yet written goes in one transaction,
+        # in order.  The periodic write runs in a worker thread that a stop cannot
+        # interrupt; the lock and the numbers make the stop's final write include it and
+        # keep a late-finishing older write from replacing newer counters.  A failed write
+        # stays unwritten and goes with the next one.
+        with self._state_lock:
+            if seq <= self._state_written:
+                return
+            merged = {}
+            for n in sorted(self._unwritten):
+                if n <= seq:
+                    merged.update(self._unwritten[n])
+            self.state.write(merged)
+            for n in [n for n in self._unwritten if n <= seq]:
+                del self._unwritten[n]
+            self._state_written = seq
+
+    def save_state(self):
+        """Write what changed now (the source does this periodically, after each join and
+        downlink, and at stop)."""
+        if self.state is not None:
+            self._write(self._take_changes())
 
     async def _saver(self):
         while True:
@@ -306,11 +349,11 @@ class SemtechUdpSource:
             except TimeoutError:
                 pass
             self._save_now.clear()
-            if self._dirty and self.state_path is not None:
-                data = self.state_bytes()  # serialised here: the table is the loop's
-                self._dirty = False
-                self._state_seq += 1
-                await asyncio.to_thread(self._store_state, data, self._state_seq)
+            if self._dirty and self.state is not None:
+                try:
+                    await asyncio.to_thread(self._write, self._take_changes())
+                except Exception as exc:  # noqa: BLE001 - kept, retried with the next write
+                    self._report("state", f"cannot write the source's state: {exc}")
 
     # -- errors and events ---------------------------------------------------------------
 
@@ -377,6 +420,7 @@ class SemtechUdpSource:
         elif kind == gwmp.PULL_DATA:
             gw.pull_address = addr
             gw.last_pull = gw.last_seen
+            gw.pulled = time.monotonic()
             self._send(gwmp.pull_ack(dg.version, dg.token), addr)
         else:
             self._tx_ack(dg, gw)
@@ -533,7 +577,7 @@ class SemtechUdpSource:
                 self._class_a_window(v.session, pend, heard, v.frame)
             return None
         s, frame = v.session, v.frame
-        self._dirty = True
+        self._dirty.add(s.device)
         self.stats["uplinks"] += 1
         if v.reason == "counter_reset":
             self._report("counter_reset", v.detail, s.device, fcnt=frame.fcnt)
@@ -569,7 +613,7 @@ class SemtechUdpSource:
         dev = joined.device
         self.table.add(joined.session)
         self._windows.pop(dev, None)
-        self._dirty = True
+        self._dirty.add(dev)
         self._save_now.set()  # a session a device now uses must survive a crash
         self.stats["joins"] += 1
         sent = self._schedule(dev, joined.join_accept, pend.first, heard,
@@ -586,9 +630,13 @@ class SemtechUdpSource:
         return self._token
 
     def _pull_gateway(self, euis):
+        """The first of ``euis`` (best signal first) that can transmit: its PULL_DATA came
+        within ``pull_timeout``.  A gateway that stopped pulling is off line, or its NAT
+        mapping (where PULL_RESP go) may have lapsed."""
+        oldest = time.monotonic() - self.pull_timeout
         for eui in euis:
             gw = self.gateways.get(eui)
-            if gw is not None and gw.pull_address is not None:
+            if gw is not None and gw.pulled is not None and gw.pulled >= oldest:
                 return gw
         return None
 
@@ -620,8 +668,9 @@ class SemtechUdpSource:
         gw = self._pull_gateway(euis)
         if gw is None:
             self._report("downlink", f"{what} for device {device}: none of the gateways that "
-                                     f"heard it ({', '.join(euis)}) has sent PULL_DATA, so "
-                                     "none can transmit", device)
+                                     f"heard it ({', '.join(euis)}) has sent PULL_DATA in "
+                                     f"the last {self.pull_timeout:g} s, so none can "
+                                     "transmit", device)
             return None
         rx = next(r for eui, r in heard if eui == gw.eui)
         if rx.tmst is None:
@@ -697,7 +746,7 @@ class SemtechUdpSource:
         except Exception:
             self._undo_fcnt(s, item)
             raise
-        self._dirty = True
+        self._dirty.add(s.device)
         # A used FCntDown must outlive a crash: a 1.0 device drops a reused counter.
         self._save_now.set()
         if confirmed:
@@ -761,7 +810,7 @@ class SemtechUdpSource:
                          dev)
         queue.append(item)
         self.stats["downlinks_queued"] += 1
-        self._dirty = True
+        self._dirty.add(dev)
 
     def last_uplink(self, device):
         """``{"monotonic", "fcnt", "gateways", "window_used"}`` of the device's last
@@ -809,6 +858,7 @@ class SemtechUdpSource:
 
     async def run(self, ctx):
         self.ctx = ctx
+        self.load_state(ctx.state)
         loop = asyncio.get_running_loop()
         self.sock = sock = self._socket()
         self.address = sock.getsockname()[:2]
@@ -843,6 +893,29 @@ def _validate(name, options, devices):
     return []
 
 
+_KEY_HELP = "may be env:VARIABLE; overridden by keys_file and the keys table"
+# The device-list columns this source reads (Device.network); devices.DEVICE_COLUMNS maps
+# them to the fields of the keys table.
+_DEVICE_OPTIONS = (
+    Option("dev_addr", "str", default=None, help="DevAddr of an ABP session (8 hex digits)"),
+    Option("nwkskey", "str", default=None, secret=True,
+           help=f"LoRaWAN 1.0 NwkSKey (ABP); {_KEY_HELP}"),
+    Option("appskey", "str", default=None, secret=True, help=f"AppSKey (ABP); {_KEY_HELP}"),
+    Option("fnwksintkey", "str", default=None, secret=True,
+           help=f"LoRaWAN 1.1 FNwkSIntKey (ABP); {_KEY_HELP}"),
+    Option("snwksintkey", "str", default=None, secret=True,
+           help=f"LoRaWAN 1.1 SNwkSIntKey (ABP); {_KEY_HELP}"),
+    Option("nwksenckey", "str", default=None, secret=True,
+           help=f"LoRaWAN 1.1 NwkSEncKey (ABP); {_KEY_HELP}"),
+    Option("appkey", "str", default=None, secret=True, help=f"AppKey (OTAA); {_KEY_HELP}"),
+    Option("nwkkey", "str", default=None, secret=True,
+           help=f"LoRaWAN 1.1 NwkKey (OTAA); {_KEY_HELP}"),
+    Option("join_eui", "str", default=None, help="JoinEUI / AppEUI of an OTAA device"),
+    Option("lorawan_version", "str", default=None, help="\"1.0.x\" or \"1.1\""),
+    Option("lorawan_class", "str", default=None, help="\"A\" or \"C\""),
+)
+
+
 @hromada.hookimpl
 def hromada_sources():
     return [
@@ -851,6 +924,7 @@ def hromada_sources():
             factory=SemtechUdpSource,
             downlinks=True,
             validate=_validate,
+            device_options=_DEVICE_OPTIONS,
             help="LoRaWAN gateways over the Semtech UDP packet forwarder protocol: "
                  "uplinks deduplicated, MIC and frame counters checked, decrypted; OTAA "
                  "joins; class A/C downlinks.",
@@ -859,10 +933,11 @@ def hromada_sources():
                        help="host:port to listen on (port 0: any free port)"),
                 Option("keys", "table", default={}, secret=True,
                        help="DevEUI -> {dev_addr, nwkskey, appskey | appkey, join_eui, "
-                            "version, class ...}; keys may be env:VARIABLE"),
+                            "version, class ...}; keys may be env:VARIABLE; overrides "
+                            "keys_file and the device list's columns field by field"),
                 Option("keys_file", "path", default=None,
                        help="CSV (dev_eui,dev_addr,nwkskey,...) or TOML file of device "
-                            "keys, merged with keys"),
+                            "keys; overrides the device list's columns, keys overrides it"),
                 Option("dedup_window", "duration", default=0.2,
                        help="how long copies of an uplink from other gateways are awaited"),
                 Option("max_gap", "int", default=DEFAULT_MAX_GAP, min=1,
@@ -877,6 +952,9 @@ def hromada_sources():
                        help="RX2 and class C data rate (EU868 DR0: SF12BW125)"),
                 Option("tx_power", "int", default=14, min=0, max=30,
                        help="downlink TX power in dBm"),
+                Option("pull_timeout", "duration", default=60.0, min=1,
+                       help="a gateway whose last PULL_DATA is older than this is not used "
+                            "for downlinks (packet forwarders pull every 10 s by default)"),
                 Option("tx_lead", "duration", default=0.1,
                        help="how long before a receive window a downlink must leave"),
                 Option("class_c", "list", default=[],
@@ -899,7 +977,8 @@ def hromada_sources():
                 Option("downlink_queue", "int", default=16, min=1,
                        help="downlinks kept per device until its next uplink"),
                 Option("state_interval", "duration", default=10.0,
-                       help="how often the frame counters are written to the state_dir"),
+                       help="how often changed frame counters are written to the city's state "
+                            "database"),
                 Option("max_events", "int", default=20, min=0,
                        help="events per error kind (after that they are only counted)"),
                 Option("rcvbuf", "int", default=4 * 1024 * 1024, min=65536,

@@ -1,8 +1,18 @@
 """LoRaWAN identities and keys of the city's devices, for the ``semtech-udp`` source.
 
 A device's model decides how its payload decodes; its LoRaWAN identity (DevAddr, session
-keys for ABP, root keys for OTAA) belongs to the network, so it is configured on the
-source, not as device columns.  Two places, merged (the inline table wins):
+keys for ABP, root keys for OTAA) belongs to the network.  Three places, merged field by
+field, each overriding the one before:
+
+- the city's device list: columns (CSV) or keys (``[[devices]]``) ``dev_addr``,
+  ``nwkskey``, ``appskey``, ``fnwksintkey``, ``snwksintkey``, ``nwksenckey``, ``appkey``,
+  ``nwkkey``, ``join_eui``, ``lorawan_version`` and ``lorawan_class`` (the source's
+  ``device_options``, kept in ``Device.network``; ``DEVICE_COLUMNS``).  A city device
+  with none of them is not a LoRaWAN device of this source unless the two places below
+  name it;
+
+- ``keys_file``: a CSV file (header ``dev_eui`` or ``id``, then any of the fields) or a
+  TOML file of the same tables as ``keys``;
 
 - ``keys``: a table in city.toml, one sub-table per DevEUI (the city's device id)::
 
@@ -11,15 +21,13 @@ source, not as device columns.  Two places, merged (the inline table wins):
       nwkskey = "env:NWKSKEY_0530"
       appskey = "env:APPSKEY_0530"
 
-- ``keys_file``: a CSV file (header ``dev_eui`` or ``id``, then any of the fields) or a
-  TOML file of the same tables as ``keys``.
-
 Fields: ``dev_addr``; 1.0 session keys ``nwkskey``, ``appskey``; 1.1 session keys
 ``fnwksintkey``, ``snwksintkey``, ``nwksenckey``; OTAA root keys ``appkey`` (and
 ``nwkkey`` for 1.1) with ``join_eui``; ``version`` ("1.0.x" or "1.1"), ``class`` ("A" or
 "C"), ``allow_reset`` (accept a device that restarts its uplink counter) and
 ``max_gap``.  Any key may be ``env:VARIABLE``.  Errors name the file, line or key path
-and the field, never a key's value; the objects built here never show keys in a repr.
+(``devices[3].nwkskey``, ``devices.csv: line 4.appkey`` for the device list) and the
+field, never a key's value; the objects built here never show keys in a repr.
 """
 
 from __future__ import annotations
@@ -37,6 +45,11 @@ SESSION_KEYS = ("nwkskey", "appskey", "fnwksintkey", "snwksintkey", "nwksenckey"
 ROOT_KEYS = ("appkey", "nwkkey")
 FIELDS = ("dev_addr", *SESSION_KEYS, *ROOT_KEYS, "join_eui", "version", "class",
           "allow_reset", "max_gap")
+#: Device-list column -> field: the columns this source reads from the city's devices.
+DEVICE_COLUMNS = {
+    "dev_addr": "dev_addr", **{k: k for k in SESSION_KEYS}, **{k: k for k in ROOT_KEYS},
+    "join_eui": "join_eui", "lorawan_version": "version", "lorawan_class": "class",
+}
 _HEX = set("0123456789abcdef")
 # 32 hex digits in a row: a key in the wrong column of a keys file, never echoed.
 _KEYLIKE = re.compile(r"[0-9a-fA-F]{32}")
@@ -105,42 +118,55 @@ def _bool(value, where):
     raise ValueError(f"{where}: must be true or false, not {_shown(value)}")
 
 
-def build_device(dev_id, fields, where):
-    """A :class:`LoraDevice` from one device's fields; ValueError naming ``where``."""
+def _check_fields(fields, where):
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: "
                          f"{', '.join(FIELDS)}")
+
+
+def build_device(dev_id, fields, where, paths=None):
+    """A :class:`LoraDevice` from one device's fields; ValueError naming ``where``.
+
+    ``paths`` (field -> key path) names a field given somewhere else than ``where``
+    (a device-list column); by default a field is ``where.FIELD``.
+    """
+    _check_fields(fields, where)
+    paths = paths or {}
+
+    def at(name):
+        return paths.get(name) or f"{where}.{name}"
+
     f = {k: v for k, v in fields.items() if v not in (None, "")}
     dev = LoraDevice(dev_id)
     if "version" in f:
-        dev.version = _version(f["version"], f"{where}.version")
+        dev.version = _version(f["version"], at("version"))
     if "class" in f:
         cls = str(f["class"]).strip().upper()
         if cls not in ("A", "C"):
-            raise ValueError(f"{where}.class: device class {_shown(f['class'])} is not A or C "
+            raise ValueError(f"{at('class')}: device class {_shown(f['class'])} is not A or C "
                              "(class B is not supported)")
         dev.device_class = cls
     if "allow_reset" in f:
-        dev.allow_reset = _bool(f["allow_reset"], f"{where}.allow_reset")
+        dev.allow_reset = _bool(f["allow_reset"], at("allow_reset"))
     if "max_gap" in f:
         try:
             gap = int(f["max_gap"])
         except (TypeError, ValueError):
-            raise ValueError(f"{where}.max_gap: must be an integer, not {_shown(f['max_gap'])}") from None
+            raise ValueError(f"{at('max_gap')}: must be an integer, not {_shown(f['max_gap'])}") from None
         if gap < 1:
-            raise ValueError(f"{where}.max_gap: must be at least 1, not {gap}")
+            raise ValueError(f"{at('max_gap')}: must be at least 1, not {gap}")
         dev.max_gap = gap
     for name in SESSION_KEYS:
         if name in f:
-            dev.session_keys[name] = parse_key(f[name], f"{where}.{name}")
+            dev.session_keys[name] = parse_key(f[name], at(name))
     for name in ROOT_KEYS:
         if name in f:
-            setattr(dev, name, parse_key(f[name], f"{where}.{name}"))
+            setattr(dev, name, parse_key(f[name], at(name)))
     if "join_eui" in f:
-        dev.join_eui = _hex_id(f["join_eui"], 16, f"{where}.join_eui")
+        dev.join_eui = _hex_id(f["join_eui"], 16, at("join_eui"))
     if "dev_addr" in f:
-        dev.dev_addr = _hex_id(f["dev_addr"], 8, f"{where}.dev_addr")
+        dev.dev_addr = _hex_id(f["dev_addr"], 8, at("dev_addr"))
     v11_session = any(n in dev.session_keys for n in ("fnwksintkey", "snwksintkey",
                                                       "nwksenckey"))
     if "version" not in f and (v11_session or dev.nwkkey is not None):
@@ -205,21 +231,61 @@ def read_keys_file(path):
     return rows, where
 
 
+def _given(value):
+    return value is not None and value != ""
+
+
+def device_list_fields(dev_id, device):
+    """(fields, field -> key path, where) of one city device's LoRaWAN columns (its
+    ``network``), or None when it has none."""
+    network = getattr(device, "network", None) or {}
+    columns = [c for c, v in network.items() if c in DEVICE_COLUMNS and _given(v)]
+    if not columns:
+        return None
+    origin = getattr(device, "origin", None) or f"devices.{dev_id}"
+    text = str(dev_id).strip().lower()
+    if len(text) != 16 or not set(text) <= _HEX:
+        raise ValueError(f"{origin}.id: a device with LoRaWAN columns ({', '.join(columns)}) "
+                         f"needs its DevEUI (16 hex digits) as id, not {_shown(dev_id)}")
+    fields = {DEVICE_COLUMNS[c]: network[c] for c in columns}
+    paths = {DEVICE_COLUMNS[c]: f"{origin}.{c}" for c in columns}
+    return fields, paths, origin
+
+
 def load_devices(table, keys_file, city_devices, where):
-    """DevEUI -> :class:`LoraDevice` from the ``keys`` table and the ``keys_file``."""
-    rows, places = {}, {}
+    """DevEUI -> :class:`LoraDevice` from the city's device list (the ``network`` fields
+    of ``city_devices``, id -> Device; None: no device list), the ``keys_file`` and the
+    ``keys`` table, merged field by field in that order (the table wins)."""
+    rows, places, paths = {}, {}, {}
+
+    def merge(key, fields, place):
+        row, p = rows.setdefault(key, {}), paths.setdefault(key, {})
+        for name, value in fields.items():
+            if _given(value):   # an empty cell overrides nothing
+                row[name] = value
+                p[name] = f"{place}.{name}"
+        places[key] = place
+
+    for dev_id, device in (city_devices or {}).items():
+        found = device_list_fields(dev_id, device)
+        if found is not None:
+            key = str(dev_id).strip().lower()
+            rows[key], paths[key], places[key] = found
     if keys_file is not None:
-        rows, places = read_keys_file(keys_file)
+        file_rows, file_places = read_keys_file(keys_file)
+        for key, fields in file_rows.items():
+            _check_fields(fields, file_places[key])
+            merge(key, fields, file_places[key])
     for eui, fields in (table or {}).items():
         w = f"{where}.keys.{eui}"
         if not isinstance(fields, dict):
             raise ValueError(f"{w}: must be a table of fields (dev_addr, appskey, ...)")
         key = _hex_id(eui, 16, w)
-        rows[key] = {**rows.get(key, {}), **fields}
-        places[key] = w
+        _check_fields(fields, w)
+        merge(key, fields, w)
     out = {}
     for eui, fields in rows.items():
         if city_devices is not None and eui not in city_devices:
             raise ValueError(f"{places[eui]}: device {eui} is not in the city's device list")
-        out[eui] = build_device(eui, fields, places[eui])
+        out[eui] = build_device(eui, fields, places[eui], paths[eui])
     return out

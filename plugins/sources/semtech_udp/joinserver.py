@@ -215,11 +215,15 @@ class JoinServer:
 
     def state(self):
         return {"next_addr": self.next_addr,
-                "devices": {dev: {"nonces": sorted(rec["nonces"]),
-                                  "last_nonce": rec["last_nonce"],
-                                  "join_nonce": rec["join_nonce"],
-                                  "session": rec["session"]}
-                            for dev, rec in self.records.items()}}
+                "devices": {dev: self.record_state(dev) for dev in self.records}}
+
+    def record_state(self, dev):
+        """One device's join record as plain data (no keys), or None if it never joined."""
+        rec = self.records.get(dev)
+        if rec is None:
+            return None
+        return {"nonces": sorted(rec["nonces"]), "last_nonce": rec["last_nonce"],
+                "join_nonce": rec["join_nonce"], "session": rec["session"]}
 
     def load_state(self, state):
         self.next_addr = int(state.get("next_addr", self.addr_range[0]))
