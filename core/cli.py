@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import __version__, compiled
@@ -118,6 +119,48 @@ def cmd_check(args):
     else:
         print(f"{args.city}: {city.name} is valid: " + ", ".join(
             f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_state(args):
+    from .state import FILENAME, StateDB, StateError
+
+    city, problems = _check(args.city, args.json)
+    if problems:
+        return 2
+    path = city.state_dir / FILENAME
+    forgot = None
+    try:
+        if not path.exists():
+            if args.forget:
+                print(f"hromada: {path} does not exist: nothing to forget", file=sys.stderr)
+                return 1
+            owners = {}
+        else:
+            with StateDB(path) as db:
+                if args.forget:
+                    forgot = db.forget(args.forget)
+                    if not forgot:
+                        known = ", ".join(db.owners()) or "none"
+                        print(f"hromada: {path} holds nothing of {args.forget!r}; owners: "
+                              f"{known}", file=sys.stderr)
+                        return 1
+                owners = db.summary()
+    except StateError as exc:
+        print(f"hromada: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        out = {"path": str(path), "owners": owners}
+        if forgot is not None:
+            out["forgot"] = {"owner": args.forget, "keys": forgot}
+        _print_json(out)
+        return 0
+    if forgot is not None:
+        print(f"forgot {args.forget}: {forgot} key(s)")
+    print(f"{path}: " + ("empty" if not owners else f"{len(owners)} owner(s)"))
+    for owner, o in owners.items():
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o["updated"]))
+        print(f"  {owner:30} {o['keys']:8,} key(s) {o['bytes']:12,} bytes  updated {when}")
     return 0
 
 
@@ -292,6 +335,17 @@ def build_parser():
     p.add_argument("city", help="path to city.toml")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("state", help="what a city keeps between runs (its state database)",
+                       description="List the owners (sources, services) of a city's state "
+                                   "database with their key counts; values are never shown. "
+                                   "--forget OWNER deletes one owner's keys (stop the city "
+                                   "first): e.g. a LoRaWAN source's frame counters, after "
+                                   "which replayed old frames are accepted once.")
+    p.add_argument("city", help="path to city.toml")
+    p.add_argument("--forget", metavar="OWNER", help='delete the keys of OWNER, e.g. "source:gw"')
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_state)
 
     p = sub.add_parser("info", help="version, compiled modules, plugins")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -70,6 +70,22 @@ class StateDB:
         return dict(self._run(lambda db: db.execute(
             "SELECT owner, count(*) FROM state GROUP BY owner ORDER BY owner").fetchall()))
 
+    def summary(self) -> dict[str, dict]:
+        """owner -> {"keys", "bytes", "updated"} (values are not shown)."""
+        rows = self._run(lambda db: db.execute(
+            "SELECT owner, count(*), sum(length(value)), max(updated) FROM state "
+            "GROUP BY owner ORDER BY owner").fetchall())
+        return {o: {"keys": n, "bytes": b, "updated": u} for o, n, b, u in rows}
+
+    def forget(self, owner: str) -> int:
+        """Delete every key of ``owner``; how many there were."""
+        def txn(db):
+            with db:
+                db.execute("BEGIN")
+                return db.execute("DELETE FROM state WHERE owner = ?", (owner,)).rowcount
+
+        return self._run(txn)
+
     def close(self):
         with self._lock:
             if self._db is not None:

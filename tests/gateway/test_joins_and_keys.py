@@ -298,9 +298,8 @@ def test_damaged_saved_state_refuses_to_start(tmp_path):
     assert str(exc.value) == (
         f"sources.gw: saved state (key 'meta' of source:gw in {tmp_path / 'state.db'}) is "
         "unreadable (ValueError: Unpack failed: incomplete input); the frame counters in it "
-        "protect "
-        "against replays. Delete source:gw's rows from that database to start with fresh "
-        "counters (replayed frames older than now would then be accepted once)")
+        "protect against replays. `hromada state CITY --forget source:gw` starts with "
+        "fresh counters (replayed frames older than now would then be accepted once)")
 
 
 def test_secret_option_values_are_not_shown_by_validation():

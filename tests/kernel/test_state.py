@@ -1,6 +1,7 @@
 """The city's state database (hromada.state): what sources and services keep between
 runs, one transaction per write."""
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -64,3 +65,32 @@ def test_run_refuses_a_city_whose_state_cannot_be_kept(tmp_path, capsys):
     assert err.splitlines()[-1] == (
         f"hromada: cannot open the city's state database {state / 'state.db'}: "
         f"[Errno 17] File exists: '{state}'")
+
+
+def _quickstart(tmp_path):
+    city = tmp_path / "city"
+    shutil.copytree(QUICKSTART, city)
+    return city / "city.toml", city / ".hromada-state" / "state.db"
+
+
+def test_state_command_lists_owners_and_forgets_one(tmp_path, capsys):
+    city, path = _quickstart(tmp_path)
+    assert main(["state", str(city), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"path": str(path), "owners": {}}
+    with StateDB(path) as db:
+        db.scope("source:gw").write({"meta": b"12345", "device/01": b"abc"})
+        db.scope("service:leaks").put("snapshot", b"secret-ish")
+    assert main(["state", str(city)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"{path}: 2 owner(s)"
+    assert [line.split()[:5] for line in out.splitlines()[1:]] == [
+        ["service:leaks", "1", "key(s)", "10", "bytes"],
+        ["source:gw", "2", "key(s)", "8", "bytes"]]
+    assert "secret-ish" not in out and "abc" not in out
+    assert main(["state", str(city), "--forget", "source:gw", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["forgot"] == {"owner": "source:gw", "keys": 2}
+    assert list(got["owners"]) == ["service:leaks"]
+    assert main(["state", str(city), "--forget", "source:gw"]) == 1
+    assert capsys.readouterr().err == (f"hromada: {path} holds nothing of 'source:gw'; "
+                                       "owners: service:leaks\n")

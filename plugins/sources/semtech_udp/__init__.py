@@ -271,8 +271,8 @@ class SemtechUdpSource:
             raise ValueError(
                 f"{self.where}: saved state ({what} in {scope.db.path}) is unreadable "
                 f"({type(exc).__name__}: {exc}); the frame counters in it protect against "
-                f"replays. Delete {scope.owner}'s rows from that database to start with "
-                "fresh counters "
+                f"replays. `hromada state CITY --forget {scope.owner}` starts with fresh "
+                "counters "
                 "(replayed frames older than now would then be accepted once)") from None
         self._restore_sessions(stored)
         self.state = scope
