@@ -12,6 +12,8 @@ from hromada.cli import main
 from hromada.state import StateDB, StateError
 
 QUICKSTART = Path(__file__).parents[2] / "examples" / "quickstart"
+# what an earlier run of the quickstart left next to it
+LEFTOVERS = shutil.ignore_patterns(".hromada-state", "*.db", "*.db-*", "summary.json")
 
 
 def test_write_load_delete_and_rename(tmp_path):
@@ -57,7 +59,7 @@ def test_a_state_database_that_cannot_be_opened_names_the_file(tmp_path):
 
 def test_run_refuses_a_city_whose_state_cannot_be_kept(tmp_path, capsys):
     city = tmp_path / "city"
-    shutil.copytree(QUICKSTART, city)
+    shutil.copytree(QUICKSTART, city, ignore=LEFTOVERS)
     state = city / ".hromada-state"
     state.write_text("a file where the state directory should be")
     assert main(["run", str(city / "city.toml"), "--quiet"]) == 1
@@ -69,7 +71,7 @@ def test_run_refuses_a_city_whose_state_cannot_be_kept(tmp_path, capsys):
 
 def _quickstart(tmp_path):
     city = tmp_path / "city"
-    shutil.copytree(QUICKSTART, city)
+    shutil.copytree(QUICKSTART, city, ignore=LEFTOVERS)
     return city / "city.toml", city / ".hromada-state" / "state.db"
 
 
