@@ -37,11 +37,12 @@ Keys = _impl.Keys
 MTYPES = _impl.MTYPES
 
 __all__ = [
-    "MTYPES", "JoinServerKeys", "Keys", "LoRaFrame", "SessionKeys", "aes_cmac", "aes_encrypt",
-    "data_mic", "decode", "decode_many", "derive_js_keys", "derive_session_keys_10",
-    "derive_session_keys_11", "encode_data", "encode_join_accept", "encode_join_request",
-    "encode_proprietary", "encode_rejoin_request", "fopts_crypt", "frm_crypt", "full_fcnt",
-    "implementation", "join_accept_mic", "make_keys", "parse_key", "parse_mac_commands",
+    "APP_FPORTS", "MTYPES", "JoinServerKeys", "Keys", "LoRaFrame", "SessionKeys", "aes_cmac",
+    "aes_encrypt", "app_fport_problem", "data_mic", "decode", "decode_many", "derive_js_keys",
+    "derive_session_keys_10", "derive_session_keys_11", "encode_data", "encode_join_accept",
+    "encode_join_request", "encode_proprietary", "encode_rejoin_request", "fopts_crypt",
+    "frm_crypt", "full_fcnt", "implementation", "join_accept_mic", "make_keys", "parse_key",
+    "parse_mac_commands",
 ]
 
 
@@ -492,3 +493,23 @@ def encode_rejoin_request(*, rejoin_type, dev_eui, rj_count, net_id=None, join_e
 def encode_proprietary(payload):
     """A proprietary frame: MHDR 0xE0 and the vendor's bytes."""
     return b"\xe0" + _data(payload, "payload")
+
+
+# --------------------------------------------------------------------------------------
+# Commands.
+
+#: FPorts of application payloads.  0 carries MAC commands only, 224 is the MAC layer
+#: test port and 225..255 are reserved (LoRaWAN 1.0.4 and 1.1, section 4.3.2).
+APP_FPORTS = range(1, 224)
+
+
+def app_fport_problem(device, fport):
+    """Why a command's ``fport`` may not carry it to ``device`` as an application
+    downlink, or None when it is an application port (1..223).  Every LoRaWAN source
+    refuses such a command before sending it."""
+    if fport is None:
+        return f"command for device {device} has no fPort (application ports are 1..223)"
+    if isinstance(fport, bool) or not isinstance(fport, int) or fport not in APP_FPORTS:
+        return (f"command for device {device}: fPort {fport!r} is not an application port "
+                "(1..223)")
+    return None

@@ -17,6 +17,8 @@ time, unit, value and sum) and each record becomes a reading with its own time:
   to quantities (``{"temp" = "temperature"}``).
 * A sum (``s``) gives a second reading ``<quantity>_sum`` in the unit of the value
   times seconds (W -> J, l/s -> l, m3/s -> m3), or without a unit if there is none.
+  It is scaled and converted like the value (an offset conversion, K -> Cel, cannot
+  convert a sum: a decode error).
 * Units must be hromada units (:mod:`hromada.units`, SenML names); an explicit unit
   the table can convert (K -> Cel, kWh -> Wh, Pa -> hPa, l -> m3) is converted to the
   quantity's unit.  ``vd`` data values come as hex text.
@@ -68,8 +70,7 @@ UNIT_QUANTITIES = {
 #: Unit of a value's sum (value unit x seconds), RFC 8428 section 4.2.
 SUM_UNITS = {"W": "J", "l/s": "l", "m3/s": "m3", "m/s": "m"}
 
-_DEVICE_URN = re.compile(r"^urn:(?:dev:[A-Za-z]+|imei|esn|meid|uuid):[^:/]+[:/]?",
-                         re.IGNORECASE)
+_DEVICE_URN = lwm2m.DEVICE_URN
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 
 
@@ -94,14 +95,23 @@ def _local_quantity(rec, names, unit):
     return q or UNIT_QUANTITIES.get(unit, "value")
 
 
-def _convert(value, unit, want):
-    """(value, unit) in the table's unit ``want`` when a conversion is known."""
-    if not want or unit == want:
-        return value, want or unit
-    conv = CONVERSIONS.get((unit, want))
-    if conv is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return value, unit
-    return conv(value), want
+def _convert(value, total, unit, want, rec):
+    """(value, sum, unit) in the table's unit ``want`` when a conversion is known.
+
+    A sum is in the value's unit times seconds: a conversion by a factor applies to it
+    as to the value; one with an offset (K -> Cel) would need the time the sum covers.
+    """
+    conv = CONVERSIONS.get((unit, want)) if want and unit != want else None
+    if conv is None or not (value is None or _number(value)):
+        return value, total, unit
+    if total is not None:
+        if conv(0) != 0:
+            raise DecodeError(f"record {rec.index} ({rec.name or 'no name'}): the sum (s) "
+                              f"cannot be converted from {unit} to {want}: the conversion "
+                              "has an offset, and the time the sum covers is unknown",
+                              field="s")
+        total = conv(total)
+    return (None if value is None else conv(value)), total, want
 
 
 def _scaled(value, scale):
@@ -164,19 +174,19 @@ def decode_pack(payload, fmt, options=None, now=None):
                 # a 5701 text the units table does not know leaves the table's unit
                 if declared is not None and UNIT_ALIASES.get(declared, declared) in UNITS:
                     explicit = declared
-            value = rec.value
+            value, total = rec.value, rec.sum
             if want == "bool" and _number(value) and value in (0, 1):
                 value = bool(value)
             if explicit is None:
                 # the registry's unit: scaled to the quantity's unit where they differ
-                value, unit = _scaled(value, scale), want
+                value, total, unit = _scaled(value, scale), _scaled(total, scale), want
             else:
-                value, unit = _convert(value, _unit(explicit, rec), want)
+                value, total, unit = _convert(value, total, _unit(explicit, rec), want, rec)
             own_time = times.get((obj, inst))
         else:
             unit = _unit(rec.unit, rec)
             q = _local_quantity(rec, names, unit)
-            value = rec.value
+            value, total = rec.value, rec.sum
         if isinstance(value, bytes):
             value = value.hex()
         if not rec.relative:
@@ -191,9 +201,9 @@ def decode_pack(payload, fmt, options=None, now=None):
             t = None  # "now": the frame's receive time
         if value is not None:
             out.append((q, value, unit) if t is None else (q, value, unit, t))
-        if rec.sum is not None:
+        if total is not None:
             sum_unit = SUM_UNITS.get(unit, "")
-            item = (f"{q}_sum", rec.sum, sum_unit)
+            item = (f"{q}_sum", total, sum_unit)
             out.append(item if t is None else (*item, t))
     return out
 

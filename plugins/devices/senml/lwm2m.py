@@ -124,9 +124,15 @@ TIMESTAMP_RESOURCE = 5518
 FRACTION_RESOURCE = 6050
 METADATA = frozenset({5701, 5750, 5518, 6050, 6042, 6049})
 
-#: ``.../object/instance/resource[/resource instance]`` at the end of a SenML name,
-#: after a "/", a ":" or at its start ("/3303/0/5700", "urn:dev:imei:1:3303/0/5700").
-PATH = re.compile(r"(?:^|[/:])(\d{1,5})/(\d{1,5})/(\d{1,5})(?:/(\d{1,5}))?$")
+#: A device URN in front of a name ("urn:dev:imei:356938035643809:", "urn:dev:mac:.../").
+DEVICE_URN = re.compile(r"^urn:(?:dev:[A-Za-z]+|imei|esn|meid|uuid):[^:/]+[:/]?",
+                        re.IGNORECASE)
+#: ``object/instance/resource/resource instance``: four numbers that are the whole path
+#: (after a device URN or a ":", or the whole name: "/3/0/7/1", "urn:dev:imei:1:3/0/7/1").
+PATH_INSTANCE = re.compile(r"(?:^/?|:)(\d{1,5})/(\d{1,5})/(\d{1,5})/(\d{1,5})\Z")
+#: ``object/instance/resource``: the last three numbers of a name, after a "/", a ":" or
+#: at its start ("/3303/0/5700", "urn:dev:imei:1:3303/0/5700", "dev/1/2/3303/0/5700").
+PATH = re.compile(r"(?:^|[/:])(\d{1,5})/(\d{1,5})/(\d{1,5})\Z")
 
 #: quantity -> the path an encoder writes it to (the first object giving it).
 ENCODE_PATHS: dict[str, tuple[int, int]] = {}
@@ -135,12 +141,20 @@ for (_obj, _res), (_q, _u, _s) in RESOURCES.items():
 
 
 def path(name):
-    """``(object, instance, resource, resource instance or None)`` of an LwM2M name."""
+    """``(object, instance, resource, resource instance or None)`` of an LwM2M name.
+
+    The path is the end of the name, after any device URN: numbers earlier in it (a
+    device id "urn:dev:imei:123/3303/0/5700", "dev/1/2/3303/0/5700") are not part of it.
+    """
+    name = DEVICE_URN.sub("", name, count=1)
+    m = PATH_INSTANCE.search(name)
+    if m is not None:
+        return tuple(int(g) for g in m.groups())
     m = PATH.search(name)
     if m is None:
         return None
-    obj, inst, res, ri = m.groups()
-    return int(obj), int(inst), int(res), None if ri is None else int(ri)
+    obj, inst, res = m.groups()
+    return int(obj), int(inst), int(res), None
 
 
 def quantities():

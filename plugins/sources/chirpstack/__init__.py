@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 import hromada
-from hromada import Event, Option, SourceType
+from hromada import Event, Option, SourceType, lorawan
 
 from .. import _mqtt
 
@@ -150,9 +150,10 @@ class ChirpStackSource:
 
     async def send(self, command):
         """Queue a downlink in ChirpStack (bytes already encoded by the model)."""
-        if not command.fport:
-            raise ValueError(f"downlink for {command.device} has no fport (ChirpStack "
-                             "needs fPort > 0)")
+        problem = lorawan.app_fport_problem(command.device, command.fport)
+        if problem is not None:
+            self.ctx.count_error("downlink", problem, device=command.device)
+            return
         dev = command.device.lower()
         body = {"devEui": dev, "confirmed": bool(command.confirmed),
                 "fPort": command.fport, "data": _mqtt.b64(command.payload or b"")}

@@ -28,7 +28,10 @@ datagram: ``ack`` followed by the sequence field or the whole header as received
 command queued with :meth:`NbiotUdpSource.send` (the kernel does so for downlinks) is
 sent instead, as the reply to the device's next datagram; a retransmitted (duplicate)
 datagram gets the same reply again.  Datagrams that cannot be read are counted as
-``malformed``, those from nobody the city knows as ``unidentified``.
+``malformed``, those from nobody the city knows as ``unidentified``.  A datagram whose
+``identity`` header names a device the city does not list gets no reply (no ack, no
+downlink) and is not decoded: it is counted as ``unknown_device`` and reported once per
+device with a ``device.unknown`` event, as the kernel does for frames of unknown devices.
 """
 
 from __future__ import annotations
@@ -41,13 +44,15 @@ from collections import Counter, deque
 import attrs
 
 import hromada
-from hromada import Option, SourceType
+from hromada import Event, Option, SourceType
 
 log = logging.getLogger("hromada.nbiot")
 
 FORMATS = ("bcd", "tbcd", "hex", "ascii", "uint")
 #: Events with a message per error kind and source; after that errors are only counted.
 MAX_EVENTS = 20
+#: Unknown devices reported with a ``device.unknown`` event; after that only counted.
+MAX_UNKNOWN_REPORTED = 1000
 
 
 def parse_bind(text, where):
@@ -217,6 +222,7 @@ class NbiotUdpSource:
         self.bind = parse_bind(options["bind"], f"{where}.bind")
         devices = city.devices if city is not None else {}
         self.devices = devices
+        self.check_devices = city is not None
         has_header = any(options.get(k) is not None
                          for k in ("identity", "sequence", "header_length"))
         self.header = (Header.from_options(options.get("identity"), options.get("sequence"),
@@ -270,6 +276,7 @@ class NbiotUdpSource:
         self._last_reply = {}  # device -> (sequence, reply bytes)
         self._downlinks = {}  # device -> deque of payloads
         self._events = Counter()
+        self._unknown_reported = set()
 
     # -- errors ----------------------------------------------------------------------
 
@@ -359,6 +366,11 @@ class NbiotUdpSource:
         except LookupError as exc:
             self._count("unidentified", f"{self.name}: {exc}")
             return
+        if self.check_devices and dev not in self.devices:
+            # An identity header naming a device the city does not list: not decoded and
+            # nothing sent back, so that an unknown device is never told it was heard.
+            self._unknown(dev, addr)
+            return
         if self._duplicate(dev, seq):
             self._count("duplicate", device=dev)
             last = self._last_reply.get(dev)
@@ -380,6 +392,19 @@ class NbiotUdpSource:
             self.transport.sendto(reply, addr)
             self.stats["replies"] += 1
             self._last_reply[dev] = (seq, reply)
+
+    def _unknown(self, dev, addr):
+        self.stats["unknown_device"] += 1
+        self.ctx.count_error("unknown_device", device=dev)
+        if (dev not in self._unknown_reported
+                and len(self._unknown_reported) < MAX_UNKNOWN_REPORTED):
+            self._unknown_reported.add(dev)
+            self.ctx.emit(Event("device.unknown", "warning", dev, time.time(),
+                                {"message": f"{self.name}: datagram from "
+                                            f"{format_address(addr)} names device {dev!r}, "
+                                            "which is not in the city's device list: no "
+                                            "reply sent",
+                                 "network": "nbiot"}, self.name))
 
     # -- downlinks -----------------------------------------------------------------
 

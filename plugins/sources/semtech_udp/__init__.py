@@ -783,8 +783,9 @@ class SemtechUdpSource:
             self._report("downlink", f"command for device {dev}, which has no LoRaWAN keys "
                                      f"in source {self.name}", dev)
             return
-        if command.fport is None:
-            self._report("downlink", f"command for device {dev} has no fport", dev)
+        problem = lorawan.app_fport_problem(dev, command.fport)
+        if problem is not None:
+            self._report("downlink", problem, dev)
             return
         item = (command.fport, bytes(command.payload), bool(command.confirmed))
         s = self.table.get(dev)

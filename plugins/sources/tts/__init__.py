@@ -26,7 +26,7 @@ import logging
 import re
 
 import hromada
-from hromada import Event, Option, SourceType
+from hromada import Event, Option, SourceType, lorawan
 
 from .. import _mqtt
 from . import webhook as http
@@ -252,9 +252,10 @@ class TTSSource:
 
     async def send(self, command):
         """Push a downlink (bytes already encoded by the model)."""
-        if not command.fport:
-            raise ValueError(f"downlink for {command.device} has no fport (The Things "
-                             "Stack needs f_port > 0)")
+        problem = lorawan.app_fport_problem(command.device, command.fport)
+        if problem is not None:
+            self.ctx.count_error("downlink", problem, device=command.device)
+            return
         dev = command.device.lower()
         body = json.dumps({"downlinks": [{
             "f_port": command.fport, "frm_payload": _mqtt.b64(command.payload or b""),

@@ -105,7 +105,13 @@ class HttpServer:
             name, sep, value = h.decode("latin-1").partition(":")
             if not sep:
                 return await self._reply(writer, 400, "malformed header line", close=True)
-            headers[name.strip().lower()] = value.strip()
+            name, value = name.strip().lower(), value.strip()
+            if name == "content-length" and headers.get(name, value) != value:
+                # RFC 9112 6.3: which length frames the body is unknown; the same value
+                # repeated is one length
+                return await self._reply(writer, 400, "conflicting Content-Length headers",
+                                         close=True)
+            headers[name] = value
         keep = (version == "HTTP/1.1" and headers.get("connection", "").lower() != "close")
         if "transfer-encoding" in headers:
             return await self._reply(writer, 501, "chunked bodies are not supported; send "
