@@ -46,7 +46,9 @@ class Option:
 
     ``type`` is one of OPTION_TYPES; ``path`` values are resolved relative to the city
     file; ``duration`` accepts seconds or "15min", "1h", "2d".  ``secret`` options are
-    never printed or logged (session keys, passwords, API keys).
+    never printed or logged (session keys, passwords, API keys).  ``output`` marks a
+    path the component writes to (an export directory): ``hromada simulate`` points it
+    elsewhere so that a simulation never writes into the city's real outputs.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Option:
     min: float | None = None
     max: float | None = None
     secret: bool = False
+    output: bool = False
 
     @property
     def required(self):

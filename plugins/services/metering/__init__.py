@@ -575,7 +575,7 @@ OPTIONS = (
            help="backwards steps up to this size are jitter, not a replacement"),
     Option("close_after", "duration", default="15min",
            help="a day is closed (exported) this long after midnight"),
-    Option("export_dir", "path", default=None,
+    Option("export_dir", "path", default=None, output=True,
            help="directory for the daily billing export (hash-chained CSV) and the "
                 "interval consumption files; none: no files"),
 )
