@@ -248,10 +248,14 @@ def test_counter_gaps_and_other_message_types_without_sockets():
     hear(lorawan.encode_data(dev_addr="26011bda", fcnt=4 + 16385, fport=1, payload=b"\x02",
                              **keys))
     hear(lorawan.encode_proprietary(b"\x01\x02"))
+    # FPort 0: MAC commands only (a LinkCheckReq), whose answer no gateway can carry here
     hear(lorawan.encode_data(dev_addr="26011bda", fcnt=5, fport=0, payload=b"\x02", **keys))
-    assert src.ctx.errors == ["fcnt_gap", "frame"]
+    assert src.ctx.errors == ["fcnt_gap", "frame", "downlink"]
     assert [(p, kw["fport"], kw["fcnt"]) for p, kw in src.ctx.records] == [(b"\x01", 1, 3)]
-    connected, gap, other = src.ctx.events
+    connected, gap, other, answer = src.ctx.events
+    assert answer.data["message"] == (
+        "MAC answer for device 0004a30b001c0530: none of the gateways that heard it "
+        f"({EUI}) has sent PULL_DATA in the last 60 s, so none can transmit")
     assert connected.kind == "lorawan.gateway" and connected.severity == "info"
     assert gap.kind == "lorawan.fcnt_gap" and gap.data["message"] == (
         "frame counter 16389 of device 0004a30b001c0530 is 16385 ahead of the expected 4")

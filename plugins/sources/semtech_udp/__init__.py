@@ -33,6 +33,7 @@ import asyncio
 import collections
 import logging
 import random
+import re
 import socket
 import threading
 import time
@@ -72,6 +73,38 @@ def parse_bind(text, where):
 def format_address(addr):
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# LinkCheckAns margin: the SNR (dB) below which a LoRa demodulator loses the packet, by
+# spreading factor (SX1276 datasheet; the usual network-server table).
+_SNR_FLOOR = {7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0}
+# DeviceTimeAns: GPS time = Unix time - GPS_EPOCH + leap seconds (18 since 2017-01-01).
+GPS_EPOCH = 315964800
+GPS_LEAP_SECONDS = 18
+
+
+def mac_answers(commands, heard, received):
+    """FOpts bytes answering an uplink's MAC commands that the network server answers at
+    once: LinkCheckReq (margin over the demodulation floor of the best copy, number of
+    gateways that heard it) and DeviceTimeReq (GPS time of ``received``, Unix seconds,
+    in 1/256 s).  ``heard``: [(gateway EUI, gwmp.Rx)], best signal first."""
+    out = bytearray()
+    for cmd in commands:
+        name = cmd.get("name")
+        if name == "LinkCheckReq":
+            rx = heard[0][1]
+            m = re.match(r"SF(\d+)", rx.datr) if isinstance(rx.datr, str) else None
+            floor = _SNR_FLOOR.get(int(m.group(1))) if m else None
+            margin = (0 if floor is None or rx.lsnr is None
+                      else max(0, min(254, int(rx.lsnr - floor))))
+            out += bytes((0x02, margin, min(255, len(heard))))
+        elif name == "DeviceTimeReq":
+            gps = received - GPS_EPOCH + GPS_LEAP_SECONDS
+            seconds = int(gps)
+            fraction = min(255, int((gps - seconds) * 256))
+            out += bytes((0x0D,)) + (seconds & 0xFFFFFFFF).to_bytes(4, "little") + \
+                bytes((fraction,))
+    return bytes(out[:15])  # FOpts hold 15 bytes; both answers together take 9
 
 
 class Gateway:
@@ -581,7 +614,10 @@ class SemtechUdpSource:
         self.stats["uplinks"] += 1
         if v.reason == "counter_reset":
             self._report("counter_reset", v.detail, s.device, fcnt=frame.fcnt)
-        self._class_a_window(s, pend, heard, frame)
+        answers = mac_answers(frame.mac_commands or (), heard, pend.time)
+        if answers:
+            self.stats["mac_answers"] += 1
+        self._class_a_window(s, pend, heard, frame, answers)
         fport = frame.fport
         if not fport:
             self.stats["mac_only"] += 1  # MAC commands only: nothing for the device model
@@ -694,14 +730,14 @@ class SemtechUdpSource:
         self._transmit(gw, phy, pk, device, what, fcnt)
         return gw.eui
 
-    def _class_a_window(self, s, pend, heard, frame):
+    def _class_a_window(self, s, pend, heard, frame, answers=b""):
         win = self._windows[s.device] = _Window(pend.first, heard, frame.fcnt)
         ack = frame.mtype == "ConfirmedDataUp"
         queue = self._queues.get(s.device)
-        if not queue and not ack:
+        if not queue and not ack and not answers:
             return
         item = queue.popleft() if queue else None
-        if not self._in_window(s, win, item, ack) and item is not None:
+        if not self._in_window(s, win, item, ack, answers) and item is not None:
             queue.appendleft(item)
         if s.device in self.class_c:
             # Commands that waited for a class C device's first uplink: all go now.
@@ -717,30 +753,32 @@ class SemtechUdpSource:
                     queue.appendleft(item)
                     break
 
-    def _in_window(self, s, win, item, ack):
-        """Build and send one downlink into the window of the device's last uplink."""
+    def _in_window(self, s, win, item, ack, answers=b""):
+        """Build and send one downlink into the window of the device's last uplink, with
+        ``answers`` (MAC commands, in FOpts) if any."""
         try:
             phy, fcnt = self._build(s, item, ack, fpending=bool(self._queues.get(s.device)),
-                                    conf_fcnt=win.fcnt)
+                                    conf_fcnt=win.fcnt, fopts=answers)
         except (EncodeError, ValueError) as exc:
             self._report("downlink", f"downlink for device {s.device}: {exc}", s.device)
             return True  # it can never be sent: do not queue it again
-        sent = self._schedule(s.device, phy, win.first, win.heard, self.rx1_delay,
-                              "ack" if item is None else "downlink", fcnt)
+        what = "downlink" if item is not None else "ack" if ack else "MAC answer"
+        sent = self._schedule(s.device, phy, win.first, win.heard, self.rx1_delay, what, fcnt)
         if sent is None:
             self._undo_fcnt(s, item)
             return False
         win.used = True
         return True
 
-    def _build(self, s, item, ack, fpending=False, conf_fcnt=0):
+    def _build(self, s, item, ack, fpending=False, conf_fcnt=0, fopts=b""):
         fport, payload, confirmed = item if item is not None else (None, b"", False)
         fcnt = s.next_fcnt_down(fport)
         keys = s.to_dict(include_keys=True)["keys"]
         try:
             phy = lorawan.encode_data(dev_addr=s.dev_addr, fcnt=fcnt, fport=fport,
-                                      payload=payload, uplink=False, confirmed=confirmed,
-                                      ack=ack, fpending=fpending, version=s.version,
+                                      payload=payload, fopts=fopts, uplink=False,
+                                      confirmed=confirmed, ack=ack, fpending=fpending,
+                                      version=s.version,
                                       fopts_scheme=s.fopts_scheme,
                                       conf_fcnt=(conf_fcnt or 0) & 0xFFFF if ack else 0, **keys)
         except Exception:
