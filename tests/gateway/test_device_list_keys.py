@@ -175,9 +175,11 @@ def test_the_declared_device_options_are_the_columns_read():
     opts = {o.name: o for o in desc.device_options}
     assert list(opts) == ["dev_addr", "nwkskey", "appskey", "fnwksintkey", "snwksintkey",
                           "nwksenckey", "appkey", "nwkkey", "join_eui", "lorawan_version",
-                          "lorawan_class"]
+                          "lorawan_class", "rx1_delay", "rx1_dr_offset", "rx2_frequency",
+                          "rx2_datr"]
     assert set(opts) == set(DEVICE_COLUMNS)
-    assert {o.type for o in opts.values()} == {"str"}
+    assert {n: o.type for n, o in opts.items() if o.type != "str"} == {
+        "rx1_delay": "int", "rx1_dr_offset": "int", "rx2_frequency": "float"}
     assert sorted(n for n, o in opts.items() if o.secret) == [
         "appkey", "appskey", "fnwksintkey", "nwkkey", "nwksenckey", "nwkskey", "snwksintkey"]
     assert not any(o.required for o in opts.values())
@@ -248,7 +250,8 @@ def test_a_field_named_by_the_layer_that_gave_it(tmp_path):
     assert str(exc.value) == (
         f"sources.gw.keys.{ABP_EUI}: unknown field(s) lorawan_class; allowed: dev_addr, "
         "nwkskey, appskey, fnwksintkey, snwksintkey, nwksenckey, appkey, nwkkey, join_eui, "
-        "version, class, allow_reset, max_gap")
+        "version, class, allow_reset, max_gap, rx1_delay, rx1_dr_offset, rx2_frequency, "
+        "rx2_datr")
     city = {"cabinet-7": _device("cabinet-7", "devices[5]", appkey=APPKEY)}
     with pytest.raises(ValueError) as exc:
         load_devices({}, None, city, "sources.gw")

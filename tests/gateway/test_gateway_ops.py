@@ -228,3 +228,48 @@ def test_a_gateway_that_stopped_pulling_is_not_used_for_downlinks(tmp_path, monk
         f"downlink for device {ABP_EUI}: none of the gateways that heard it ({GW_EUIS[0]}) "
         "has sent PULL_DATA in the last 60 s, so none can transmit")
     assert (frame.mic_ok, frame.fport, frame.fcnt, frame.frm_payload) == (True, 9, 0, b"\x09")
+
+
+ABP_OWN_WINDOWS = f"""
+[sources.gw.keys.{ABP_EUI}]      # the keys file has its keys; these are its own windows
+rx1_delay = 2
+rx1_dr_offset = 2
+rx2_datr = "SF9BW125"
+rx2_frequency = 869.525
+"""
+
+
+async def _abp_own_windows(tmp_path, monkeypatch):
+    city = await RunningCity(write_city(tmp_path, monkeypatch, more=ABP_OWN_WINDOWS)).start()
+    src = city.source
+    try:
+        gw = await city.gateway(GW_EUIS[0])
+        abp = abp_device()
+        up1 = await gw.uplink(abp.uplink(LPP_A), freq=868.3, datr="SF7BW125")
+        await city.uplinks_done(1)
+        await src.send(Command(ABP_EUI, fport=3, payload=b"\x33"))
+        _t, rx1, phy1 = await gw.downlink()
+        up2 = await gw.uplink(abp.uplink(LPP_B), freq=868.3, datr="SF7BW125")
+        await city.uplinks_done(2)
+        # its RX1 (2 s) is too close by now; its RX2 (3 s) is still reachable
+        await asyncio.sleep(max(0.0, 2.0 - (time.monotonic()
+                                            - src.last_uplink(ABP_EUI)["monotonic"])))
+        await src.send(Command(ABP_EUI, fport=4, payload=b"\x44"))
+        _t, rx2, phy2 = await gw.downlink()
+        frames = [abp.downlink(phy1), abp.downlink(phy2)]
+    finally:
+        summary = await city.stop()
+    return summary, up1, rx1, up2, rx2, frames
+
+
+def test_an_abp_device_with_its_own_receive_windows(tmp_path, monkeypatch):
+    summary, up1, rx1, up2, rx2, frames = run(_abp_own_windows(tmp_path, monkeypatch))
+    # RX1: its delay (2 s, the source's is 1 s), the uplink's channel, DR5 - 2 = DR3
+    assert rx1["tmst"] == (up1["tmst"] + 2_000_000) & 0xFFFFFFFF
+    assert (rx1["freq"], rx1["datr"]) == (868.3, "SF9BW125")
+    # RX2: one second later, on its RX2 data rate (the source's is SF12BW125)
+    assert rx2["tmst"] == (up2["tmst"] + 3_000_000) & 0xFFFFFFFF
+    assert (rx2["freq"], rx2["datr"]) == (869.525, "SF9BW125")
+    assert [(f.mic_ok, f.fport, f.frm_payload, f.fcnt) for f in frames] == [
+        (True, 3, b"\x33", 0), (True, 4, b"\x44", 1)]
+    assert summary["errors_by_kind"] == {}

@@ -181,6 +181,20 @@ NWK = "44024241ed4ce9a68c6a8bc055233fd3"
 APP = "ec925802ae430ca77fd3dd73cb2cc588"
 
 
+ABP_FIELDS = {"dev_addr": "26011bda", "nwkskey": NWK, "appskey": APP}
+
+
+def test_an_abp_devices_own_receive_windows_are_read():
+    dev = build_device("0004a30b001c0530", {**ABP_FIELDS, "rx1_delay": "5", "rx1_dr_offset": 1,
+                                            "rx2_frequency": "869.525", "rx2_datr": "SF9BW125"},
+                       "k")
+    assert dev.rx == {"rx1_delay": 5, "rx1_dr_offset": 1, "rx2_frequency": 869.525,
+                      "rx2_datr": "SF9BW125"}
+    assert build_device("0004a30b001c0530", {**ABP_FIELDS, "rx2_datr": "50000"}, "k").rx == {
+        "rx2_datr": 50000}    # FSK, in bit/s
+    assert build_device("0004a30b001c0530", ABP_FIELDS, "k").rx == {}
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"dev_addr": "26011bda", "nwkskey": NWK},
      "k: an ABP device (dev_addr given) of LoRaWAN 1.0 needs appskey"),
@@ -189,7 +203,8 @@ APP = "ec925802ae430ca77fd3dd73cb2cc588"
     ({}, "k: neither dev_addr with session keys (ABP) nor appkey (OTAA)"),
     ({"appkey": APP, "colour": "red"},
      "k: unknown field(s) colour; allowed: dev_addr, nwkskey, appskey, fnwksintkey, "
-     "snwksintkey, nwksenckey, appkey, nwkkey, join_eui, version, class, allow_reset, max_gap"),
+     "snwksintkey, nwksenckey, appkey, nwkkey, join_eui, version, class, allow_reset, max_gap, "
+     "rx1_delay, rx1_dr_offset, rx2_frequency, rx2_datr"),
     ({"appkey": APP, "version": "1.2"}, "k.version: LoRaWAN version '1.2' is not 1.0.x or 1.1"),
     ({"appkey": APP, "class": "B"},
      "k.class: device class 'B' is not A or C (class B is not supported)"),
@@ -203,6 +218,16 @@ APP = "ec925802ae430ca77fd3dd73cb2cc588"
      "k.dev_addr: expected 8 hex digits, got 'xyz'"),
     ({"appkey": APP, "max_gap": 0}, "k.max_gap: must be at least 1, not 0"),
     ({"appkey": APP, "allow_reset": "maybe"}, "k.allow_reset: must be true or false, not 'maybe'"),
+    ({"appkey": APP, "rx1_delay": 2, "rx2_datr": "SF9BW125"},
+     "k: rx1_delay, rx2_datr are the settings of an ABP device; an OTAA device takes the "
+     "source's from its join-accept"),
+    ({**ABP_FIELDS, "rx1_delay": 16}, "k.rx1_delay: must be seconds from 1 to 15, not 16"),
+    ({**ABP_FIELDS, "rx1_dr_offset": "x"},
+     "k.rx1_dr_offset: must be an integer from 0 to 5, not 'x'"),
+    ({**ABP_FIELDS, "rx2_frequency": 8695.25},
+     "k.rx2_frequency: must be a frequency in MHz from 100 to 1100 (e.g. 869.525), not 8695.25"),
+    ({**ABP_FIELDS, "rx2_datr": "SF13BW125"},
+     "k.rx2_datr: must be a data rate like \"SF9BW125\" (or FSK bit/s), not 'SF13BW125'"),
 ])
 def test_bad_device_keys_are_named_without_their_values(fields, message, monkeypatch):
     monkeypatch.delenv("HROMADA_TEST_UNSET_KEY", raising=False)
@@ -232,7 +257,8 @@ def test_keys_from_env_csv_and_toml(tmp_path, monkeypatch):
     assert str(exc.value) == (f"{tmp_path / 'keys.csv'}: line 2: unknown field(s) serial; "
                               "allowed: dev_addr, nwkskey, appskey, fnwksintkey, snwksintkey, "
                               "nwksenckey, appkey, nwkkey, join_eui, version, class, "
-                              "allow_reset, max_gap")
+                              "allow_reset, max_gap, rx1_delay, rx1_dr_offset, "
+                              "rx2_frequency, rx2_datr")
     (tmp_path / "keys.toml").write_text(
         f'[0004a30b001c0530]\ndev_addr = "26011bda"\nnwkskey = "{NWK}"\nappskey = "{APP}"\n'
         f'[70b3d57ed0000001]\nappkey = "{APP}"\nclass = "C"\n')

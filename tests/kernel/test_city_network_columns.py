@@ -14,7 +14,8 @@ ABP = "0004a30b001c0530"
 OTAA = "70b3d57ed0000001"
 
 COLUMNS = ("appkey, appskey, dev_addr, fnwksintkey, join_eui, lorawan_class, "
-           "lorawan_version, nwkkey, nwksenckey, nwkskey, snwksintkey")
+           "lorawan_version, nwkkey, nwksenckey, nwkskey, rx1_delay, rx1_dr_offset, "
+           "rx2_datr, rx2_frequency, snwksintkey")
 
 HEAD = """
 [city]

@@ -39,6 +39,7 @@ import threading
 import time
 from collections import Counter, deque
 
+import attrs
 import msgpack
 
 import hromada
@@ -152,6 +153,16 @@ class _Uplink:
         self.heard = []           # [(gateway eui, gwmp.Rx)]
 
 
+@attrs.frozen(slots=True)
+class _RxSettings:
+    """Where and when a class A device listens after an uplink (and class C at all)."""
+
+    rx1_delay: int
+    rx1_dr_offset: int
+    rx2_frequency: float
+    rx2_datr: str | int
+
+
 class _Window:
     """A class A device's receive windows after one uplink."""
 
@@ -236,7 +247,12 @@ class SemtechUdpSource:
         # gateway's: a device retransmits only after its receive windows, and a gateway
         # reports a packet once, so it is no replay (and must not be answered twice).
         self._recent: dict[bytes, _Uplink] = {}
-        self._late = self.rx1_delay + 1.0
+        # Receive windows: the source's, or an ABP device's own (RX_FIELDS).
+        self._rx_default = _RxSettings(self.rx1_delay, self.rx1_dr_offset, self.rx2_frequency,
+                                       self.rx2_datr)
+        self._rx_own = {d: attrs.evolve(self._rx_default, **dev.rx)
+                        for d, dev in self.devices.items() if dev.rx}
+        self._late = max(r.rx1_delay for r in (self._rx_default, *self._rx_own.values())) + 1.0
         self._wake = asyncio.Event()
         self._windows: dict[str, _Window] = {}
         self._tx = collections.OrderedDict()   # PULL_RESP token -> what it carried
@@ -248,6 +264,9 @@ class SemtechUdpSource:
         self._state_seq = 0       # changes taken (numbered)
         self._state_written = 0   # the newest written
         self._unwritten: dict[int, dict] = {}
+
+    def _rx_settings(self, device):
+        return self._rx_own.get(device, self._rx_default)
 
     @staticmethod
     def _eui(text, where):
@@ -714,13 +733,14 @@ class SemtechUdpSource:
                                      "tmst to schedule the receive window", device)
             return None
         late = time.monotonic() + self.tx_lead
+        settings = self._rx_settings(device)
         if late <= first + delay and rx.freq is not None and rx.datr is not None:
             pk = gwmp.txpk(phy, tmst=rx.tmst + round(delay * 1e6), freq=rx.freq,
-                           datr=self._rx1_datr(rx.datr, 0 if join else self.rx1_dr_offset),
+                           datr=self._rx1_datr(rx.datr, 0 if join else settings.rx1_dr_offset),
                            power=self.tx_power)
         elif late <= first + delay + 1:
             freq, datr = ((gwmp.EU868_RX2_FREQUENCY, gwmp.eu868_datr(gwmp.EU868_RX2_DR))
-                          if join else (self.rx2_frequency, self.rx2_datr))
+                          if join else (settings.rx2_frequency, settings.rx2_datr))
             pk = gwmp.txpk(phy, tmst=rx.tmst + round((delay + 1) * 1e6), freq=freq,
                            datr=datr, power=self.tx_power)
         else:
@@ -763,7 +783,8 @@ class SemtechUdpSource:
             self._report("downlink", f"downlink for device {s.device}: {exc}", s.device)
             return True  # it can never be sent: do not queue it again
         what = "downlink" if item is not None else "ack" if ack else "MAC answer"
-        sent = self._schedule(s.device, phy, win.first, win.heard, self.rx1_delay, what, fcnt)
+        sent = self._schedule(s.device, phy, win.first, win.heard,
+                              self._rx_settings(s.device).rx1_delay, what, fcnt)
         if sent is None:
             self._undo_fcnt(s, item)
             return False
@@ -806,8 +827,9 @@ class SemtechUdpSource:
         if gw is None:
             return False  # no gateway heard it yet: sent after its first uplink
         phy, fcnt = self._build(s, item, False)
-        pk = gwmp.txpk(phy, immediately=True, freq=self.rx2_frequency, datr=self.rx2_datr,
-                       power=self.tx_power)
+        settings = self._rx_settings(s.device)
+        pk = gwmp.txpk(phy, immediately=True, freq=settings.rx2_frequency,
+                       datr=settings.rx2_datr, power=self.tx_power)
         self._transmit(gw, phy, pk, s.device, "downlink", fcnt)
         return True
 
@@ -834,8 +856,9 @@ class SemtechUdpSource:
                         return
                 else:
                     win = self._windows.get(dev)
+                    rx2 = self._rx_settings(dev).rx1_delay + 1
                     if (win is not None and not win.used
-                            and time.monotonic() + self.tx_lead <= win.first + self.rx1_delay + 1
+                            and time.monotonic() + self.tx_lead <= win.first + rx2
                             and self._in_window(s, win, item, False)):
                         return
             except (EncodeError, ValueError) as exc:
@@ -952,6 +975,14 @@ _DEVICE_OPTIONS = (
     Option("join_eui", "str", default=None, help="JoinEUI / AppEUI of an OTAA device"),
     Option("lorawan_version", "str", default=None, help="\"1.0.x\" or \"1.1\""),
     Option("lorawan_class", "str", default=None, help="\"A\" or \"C\""),
+    Option("rx1_delay", "int", default=None, min=1, max=15,
+           help="an ABP device's own RX1 delay in seconds (else the source's)"),
+    Option("rx1_dr_offset", "int", default=None, min=0, max=5,
+           help="an ABP device's own RX1 data-rate offset (else the source's)"),
+    Option("rx2_frequency", "float", default=None,
+           help="an ABP device's own RX2 frequency in MHz (else the source's)"),
+    Option("rx2_datr", "str", default=None,
+           help="an ABP device's own RX2 data rate, e.g. SF9BW125 (else the source's)"),
 )
 
 

@@ -25,7 +25,9 @@ Fields: ``dev_addr``; 1.0 session keys ``nwkskey``, ``appskey``; 1.1 session key
 ``fnwksintkey``, ``snwksintkey``, ``nwksenckey``; OTAA root keys ``appkey`` (and
 ``nwkkey`` for 1.1) with ``join_eui``; ``version`` ("1.0.x" or "1.1"), ``class`` ("A" or
 "C"), ``allow_reset`` (accept a device that restarts its uplink counter) and
-``max_gap``.  Any key may be ``env:VARIABLE``.  Errors name the file, line or key path
+``max_gap``; for an ABP device, its own receive windows if they differ from the source's:
+``rx1_delay``, ``rx1_dr_offset``, ``rx2_frequency``, ``rx2_datr``.  Any key may be
+``env:VARIABLE``.  Errors name the file, line or key path
 (``devices[3].nwkskey``, ``devices.csv: line 4.appkey`` for the device list) and the
 field, never a key's value; the objects built here never show keys in a repr.
 """
@@ -41,14 +43,19 @@ import attrs
 
 from hromada.lorawan import parse_key
 
+from . import gwmp
+
 SESSION_KEYS = ("nwkskey", "appskey", "fnwksintkey", "snwksintkey", "nwksenckey")
 ROOT_KEYS = ("appkey", "nwkkey")
+#: An ABP device's own receive-window settings (its firmware's), instead of the source's.
+RX_FIELDS = ("rx1_delay", "rx1_dr_offset", "rx2_frequency", "rx2_datr")
 FIELDS = ("dev_addr", *SESSION_KEYS, *ROOT_KEYS, "join_eui", "version", "class",
-          "allow_reset", "max_gap")
+          "allow_reset", "max_gap", *RX_FIELDS)
 #: Device-list column -> field: the columns this source reads from the city's devices.
 DEVICE_COLUMNS = {
     "dev_addr": "dev_addr", **{k: k for k in SESSION_KEYS}, **{k: k for k in ROOT_KEYS},
     "join_eui": "join_eui", "lorawan_version": "version", "lorawan_class": "class",
+    **{k: k for k in RX_FIELDS},
 }
 _HEX = set("0123456789abcdef")
 # 32 hex digits in a row: a key in the wrong column of a keys file, never echoed.
@@ -77,6 +84,7 @@ class LoraDevice:
     device_class: str = "A"
     allow_reset: bool = False
     max_gap: int | None = None
+    rx: dict = attrs.field(factory=dict)  # RX_FIELDS given for this (ABP) device
 
     @property
     def abp(self):
@@ -167,6 +175,9 @@ def build_device(dev_id, fields, where, paths=None):
         dev.join_eui = _hex_id(f["join_eui"], 16, at("join_eui"))
     if "dev_addr" in f:
         dev.dev_addr = _hex_id(f["dev_addr"], 8, at("dev_addr"))
+    for name in RX_FIELDS:
+        if name in f:
+            dev.rx[name] = _rx_field(name, f[name], at(name))
     v11_session = any(n in dev.session_keys for n in ("fnwksintkey", "snwksintkey",
                                                       "nwksenckey"))
     if "version" not in f and (v11_session or dev.nwkkey is not None):
@@ -190,7 +201,35 @@ def build_device(dev_id, fields, where, paths=None):
     if not dev.abp and not dev.otaa:
         raise ValueError(f"{where}: neither dev_addr with session keys (ABP) nor appkey "
                          "(OTAA)")
+    if dev.rx and not dev.abp:
+        raise ValueError(f"{where}: {', '.join(dev.rx)} are the settings of an ABP device; "
+                         "an OTAA device takes the source's from its join-accept")
     return dev
+
+
+_RX_EXPECTED = {"rx1_delay": "seconds from 1 to 15", "rx1_dr_offset": "an integer from 0 to 5",
+                "rx2_frequency": "a frequency in MHz from 100 to 1100 (e.g. 869.525)",
+                "rx2_datr": "a data rate like \"SF9BW125\" (or FSK bit/s)"}
+
+
+def _rx_field(name, value, where):
+    """One receive-window setting, checked as the source's option of the same name."""
+    try:
+        if name == "rx2_datr":
+            text = str(value).strip()
+            return gwmp.check_datr(int(text) if text.isdigit() else text)
+        if name == "rx2_frequency":
+            mhz = float(value)
+            if 100.0 <= mhz <= 1100.0:
+                return mhz
+        else:
+            n = int(value)
+            lo, hi = (1, 15) if name == "rx1_delay" else (0, 5)
+            if lo <= n <= hi:
+                return n
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(f"{where}: must be {_RX_EXPECTED[name]}, not {_shown(value)}")
 
 
 def read_keys_file(path):
