@@ -50,9 +50,11 @@ class SimDevice:
     def __repr__(self):
         return f"SimDevice({self.dev_eui!r}, dev_addr={self.dev_addr!r})"
 
-    def uplink(self, payload, fport=1, *, confirmed=False, fcnt=None, ack=False, fopts=b""):
+    def uplink(self, payload, fport=1, *, confirmed=False, fcnt=None, ack=False, fopts=b"",
+               adr=False, adr_ack_req=False):
         """The PHYPayload of the next uplink (the counter advances unless ``fcnt``);
-        ``fopts``: MAC commands piggybacked in the header."""
+        ``fopts``: MAC commands piggybacked in the header; ``adr``, ``adr_ack_req``: the
+        FCtrl bits."""
         if self.nwkskey is None:
             raise ValueError(f"device {self.dev_eui} has no session: join first")
         if fcnt is None:
@@ -60,7 +62,8 @@ class SimDevice:
             self.fcnt_up += 1
         return lorawan.encode_data(dev_addr=self.dev_addr, fcnt=fcnt, fport=fport,
                                    payload=payload, confirmed=confirmed, ack=ack,
-                                   fopts=fopts, nwkskey=self.nwkskey, appskey=self.appskey)
+                                   fopts=fopts, adr=adr, adr_ack_req=adr_ack_req,
+                                   nwkskey=self.nwkskey, appskey=self.appskey)
 
     def join_request(self, dev_nonce=None):
         """A join-request (the DevNonce advances unless given)."""

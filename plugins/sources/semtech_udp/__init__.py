@@ -48,6 +48,7 @@ from hromada.errors import EncodeError
 from hromada.lorawan.session import DEFAULT_MAX_GAP, DeviceSession, SessionTable
 
 from . import gwmp
+from .adr import DeviceAdr
 from .devices import load_devices
 from .joinserver import JoinRefused, JoinServer, cflist_bytes, dev_addr_range, parse_range
 
@@ -193,6 +194,9 @@ class SemtechUdpSource:
             raise ValueError(f"{where}.rx2_datr: {exc}") from None
         self.tx_power = options["tx_power"]
         self.tx_lead = float(options["tx_lead"])
+        self.adr_enabled = options["adr"]
+        self.adr_margin = float(options["adr_margin"])
+        self._adr_state: dict[str, DeviceAdr] = {}
         self.pull_timeout = float(options["pull_timeout"])
         self.state_interval = float(options["state_interval"])
         self.max_events = options["max_events"]
@@ -265,6 +269,33 @@ class SemtechUdpSource:
         self._state_written = 0   # the newest written
         self._unwritten: dict[int, dict] = {}
 
+    def _adr(self, dev, frame, heard):
+        """Track a device's ADR; the LinkADRReq to send now, or b"" (see :mod:`.adr`)."""
+        if not self.adr_enabled:
+            return b""
+        st = self._adr_state.get(dev)
+        for cmd in frame.mac_commands or ():
+            if cmd.get("name") == "LinkADRAns" and st is not None:
+                asked = st.pending
+                refused = st.answered(cmd)
+                self._dirty.add(dev)
+                if refused and asked is not None:
+                    self._report("adr", f"device {dev} refused LinkADRReq (DR{asked[0]}, "
+                                        f"TXPower {asked[1]}): {', '.join(refused)} not "
+                                        "accepted", dev, data_rate=asked[0], tx_power=asked[1])
+        if not (frame.fctrl or {}).get("adr"):
+            return b""
+        if st is None:
+            st = self._adr_state[dev] = DeviceAdr()
+        best = heard[0][1]
+        snrs = [r.lsnr for _, r in heard if r.lsnr is not None]
+        st.heard(gwmp.eu868_dr(best.datr), max(snrs) if snrs else None)
+        req = st.decide(self.adr_margin, len(self.channels))
+        if req:
+            self.stats["adr_requests"] += 1
+            self._dirty.add(dev)
+        return req
+
     def _rx_settings(self, device):
         return self._rx_own.get(device, self._rx_default)
 
@@ -311,6 +342,8 @@ class SemtechUdpSource:
                     stored[dev] = data["session"]
                 if data.get("join") is not None:
                     joins[dev] = data["join"]
+                if data.get("adr") is not None:
+                    self._adr_state[dev] = DeviceAdr.from_dict(data["adr"])
                 if data.get("queue"):
                     self._queues[dev] = deque((fport, bytes(payload), bool(confirmed))
                                               for fport, payload, confirmed in data["queue"])
@@ -349,7 +382,9 @@ class SemtechUdpSource:
         """One device's saved state (msgpack; counters, join record, queue, no keys)."""
         s = self.table.get(dev)
         q = self._queues.get(dev)
+        adr = self._adr_state.get(dev)
         return msgpack.packb({"session": s.to_dict(include_keys=False) if s else None,
+                              "adr": adr.to_dict() if adr is not None else None,
                               "join": self.joins.record_state(dev),
                               "queue": [list(item) for item in q] if q else []},
                              use_bin_type=True)
@@ -636,7 +671,11 @@ class SemtechUdpSource:
         answers = mac_answers(frame.mac_commands or (), heard, pend.time)
         if answers:
             self.stats["mac_answers"] += 1
-        self._class_a_window(s, pend, heard, frame, answers)
+        answers += self._adr(s.device, frame, heard)
+        # ADRACKReq: the device has heard nothing for ADR_ACK_LIMIT uplinks and lowers its
+        # data rate soon unless a downlink comes now.
+        must = bool((frame.fctrl or {}).get("adr_ack_req"))
+        self._class_a_window(s, pend, heard, frame, answers, must)
         fport = frame.fport
         if not fport:
             self.stats["mac_only"] += 1  # MAC commands only: nothing for the device model
@@ -668,6 +707,7 @@ class SemtechUdpSource:
         dev = joined.device
         self.table.add(joined.session)
         self._windows.pop(dev, None)
+        self._adr_state.pop(dev, None)   # a new session starts at the device's defaults
         self._dirty.add(dev)
         self._save_now.set()  # a session a device now uses must survive a crash
         self.stats["joins"] += 1
@@ -750,11 +790,11 @@ class SemtechUdpSource:
         self._transmit(gw, phy, pk, device, what, fcnt)
         return gw.eui
 
-    def _class_a_window(self, s, pend, heard, frame, answers=b""):
+    def _class_a_window(self, s, pend, heard, frame, answers=b"", must=False):
         win = self._windows[s.device] = _Window(pend.first, heard, frame.fcnt)
         ack = frame.mtype == "ConfirmedDataUp"
         queue = self._queues.get(s.device)
-        if not queue and not ack and not answers:
+        if not queue and not ack and not answers and not must:
             return
         item = queue.popleft() if queue else None
         if not self._in_window(s, win, item, ack, answers) and item is not None:
@@ -1022,6 +1062,11 @@ def hromada_sources():
                        help="RX2 and class C data rate (EU868 DR0: SF12BW125)"),
                 Option("tx_power", "int", default=14, min=0, max=30,
                        help="downlink TX power in dBm"),
+                Option("adr", "bool", default=True,
+                       help="adaptive data rate: send LinkADRReq to devices that set the ADR "
+                            "bit, from the SNR of their last 20 uplinks"),
+                Option("adr_margin", "float", default=10.0, min=0, max=30,
+                       help="installation margin in dB kept above the data rate's SNR floor"),
                 Option("pull_timeout", "duration", default=60.0, min=1,
                        help="a gateway whose last PULL_DATA is older than this is not used "
                             "for downlinks (packet forwarders pull every 10 s by default)"),
