@@ -215,6 +215,34 @@ def best_rx(entries, gateway, rssi="rssi", snr="snr"):
     return rx
 
 
+class Redeliveries:
+    """MQTT QoS 1 delivers at least once: a message whose acknowledgement was lost with a
+    broken connection comes again after the reconnect (and a webhook sender retries a
+    request whose answer it missed).  A network server has already removed radio
+    duplicates, so the same (fCnt, payload) of a device again is such a redelivery.
+    Remembers the last ``per_device`` uplinks of at most ``devices`` devices."""
+
+    def __init__(self, per_device=16, devices=200_000):
+        self.per_device = per_device
+        self.devices = devices
+        self._seen = collections.OrderedDict()
+
+    def again(self, device, fcnt, payload):
+        """True when this uplink was delivered before (and records it if not)."""
+        key = (fcnt, payload)
+        recent = self._seen.get(device)
+        if recent is None:
+            recent = self._seen[device] = collections.deque(maxlen=self.per_device)
+            if len(self._seen) > self.devices:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(device)
+            if key in recent:
+                return True
+        recent.append(key)
+        return False
+
+
 class Reporter:
     """Counts malformed input; reports the first few as events, then only counts."""
 

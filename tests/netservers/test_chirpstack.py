@@ -251,7 +251,9 @@ def test_reconnects_with_backoff_and_loses_nothing_when_the_broker_goes_away(
     assert summary["frames"] == 3
     assert summary["readings"] == 3
     assert summary["errors_by_kind"]["connection"] >= 3
-    assert set(summary["errors_by_kind"]) == {"connection"}
+    # QoS 1 is at least once: when the cut took frame 1's PUBACK with it, the broker
+    # sends frame 1 again; the source knows it (a "duplicate") and stores it once.
+    assert set(summary["errors_by_kind"]) <= {"connection", "duplicate"}
     events = rows(tmp_path / "out.db", "select kind, data from events")
     # one event per outage (the first failure), the retries are only counted
     assert [k for k, _ in events] == ["connection.error"]

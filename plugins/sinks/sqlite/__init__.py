@@ -1,17 +1,21 @@
 """The embedded default sink: SQLite in WAL mode, batched writes.
 
-Schema (version 1)::
+Schema (version 2)::
 
     devices  (id TEXT PRIMARY KEY, model TEXT, name TEXT, lat REAL, lon REAL,
               district TEXT, tags TEXT)                 -- tags comma-separated
     readings (device TEXT, time REAL, quantity TEXT, value, unit TEXT)
               -- time: POSIX seconds UTC; value keeps its type (REAL, INTEGER, TEXT;
               -- an integer beyond 64 bits is stored as its decimal text)
+              -- UNIQUE (device, time, quantity): a replayed frame stores nothing new
     events   (time REAL, kind TEXT, severity TEXT, device TEXT, source TEXT, data TEXT)
               -- data: JSON object
     meta     (key TEXT PRIMARY KEY, value TEXT)        -- schema_version, city
 
-An index on readings(device, time) serves the usual "one device over time" query.
+The unique index on readings(device, time, quantity) makes writes idempotent, as in the
+postgres sink (the first value stored for a key stays), and serves the usual "one device
+over time" query.  A version-1 database (no unique index) is migrated on open: rows
+repeating an earlier row's key are removed, then the index is built.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sqlite3
 import hromada
 from hromada import Option, SinkType
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -31,7 +35,7 @@ CREATE TABLE IF NOT EXISTS devices (
     district TEXT, tags TEXT);
 CREATE TABLE IF NOT EXISTS readings (
     device TEXT NOT NULL, time REAL NOT NULL, quantity TEXT NOT NULL, value, unit TEXT);
-CREATE INDEX IF NOT EXISTS readings_device_time ON readings (device, time);
+CREATE UNIQUE INDEX IF NOT EXISTS readings_key ON readings (device, time, quantity);
 CREATE TABLE IF NOT EXISTS events (
     time REAL, kind TEXT NOT NULL, severity TEXT NOT NULL, device TEXT, source TEXT,
     data TEXT);
@@ -64,11 +68,27 @@ class SQLiteSink:
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={self.synchronous}")
+        self._migrate()
         self.db.executescript(SCHEMA)
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                         (str(SCHEMA_VERSION),))
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('city', ?)", (self.city_name,))
         self.db.commit()
+
+    def _migrate(self):
+        db = self.db
+        row = None
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) >= SCHEMA_VERSION:
+            return
+        if int(row[0]) == 1:
+            # Version 1 appended readings: keep the first row of each key, as version 2
+            # would have.
+            with db:
+                db.execute("DELETE FROM readings WHERE rowid NOT IN (SELECT min(rowid) FROM "
+                           "readings GROUP BY device, time, quantity)")
+                db.execute("DROP INDEX IF EXISTS readings_device_time")
 
     def add_devices(self, devices):
         self.db.executemany(
@@ -81,7 +101,7 @@ class SQLiteSink:
         db = self.db
         if readings:
             db.executemany(
-                "INSERT INTO readings VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?)",
                 [(r.device, r.time, r.quantity, _value(r.value), r.unit) for r in readings])
         if events:
             db.executemany(

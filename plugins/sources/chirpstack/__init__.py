@@ -33,6 +33,7 @@ class ChirpStackSource:
 
     def __init__(self, name, options, city):
         self.name = name
+        self.recent = _mqtt.Redeliveries()
         self.prefix = options["topic_prefix"].strip("/")
         self.app = options["application_id"]
         if not self.app or any(c in self.app for c in "/+#"):
@@ -111,6 +112,9 @@ class ChirpStackSource:
             data = doc.get("data")
             payload = _mqtt.unb64(data) if data else b""
         t = _mqtt.iso_time(doc["time"]) if doc.get("time") else _mqtt.now()
+        if self.recent.again(dev, fcnt, payload):
+            self.ctx.count_error("duplicate")  # a QoS 1 redelivery, already in the ring
+            return None
         rx = _mqtt.best_rx(doc.get("rxInfo") or (), lambda e: e.get("gatewayId"))
         return self.ctx.pack(payload, network="lorawan", device=dev, fport=fport,
                              fcnt=fcnt, time=t, rx=rx)

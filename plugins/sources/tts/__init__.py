@@ -50,6 +50,7 @@ class TTSSource:
 
     def __init__(self, name, options, city):
         self.name = name
+        self.recent = _mqtt.Redeliveries()
         self.label = f"tts source {name}"
         app, tenant = options["application_id"], options["tenant"]
         for what, v in (("application_id", app), ("tenant", tenant)):
@@ -190,6 +191,9 @@ class TTSSource:
         else:
             data = up.get("frm_payload")
             payload = _mqtt.unb64(data) if data else b""
+        if self.recent.again(dev, fcnt, payload):
+            self.ctx.count_error("duplicate")  # a redelivery (QoS 1, webhook retry)
+            return None
         when = up.get("received_at") or doc.get("received_at")
         t = _mqtt.iso_time(when) if when else _mqtt.now()
         rx = _mqtt.best_rx(up.get("rx_metadata") or (),
