@@ -13,7 +13,10 @@ import pytest
 import hromada.lorawan as lorawan_api
 from conftest import implementations
 
-VECTORS = Path(__file__).parents[3] / "shared/testdata/lorawan/vectors.json"
+# A copy of shared/testdata/lorawan (its README names each vector's source), so a fresh
+# clone tests them too; test_the_copy_matches_the_shared_vectors keeps the two equal.
+VECTORS = Path(__file__).parent / "vectors" / "vectors.json"
+SHARED = Path(__file__).parents[3] / "shared/testdata/lorawan/vectors.json"
 KINDS = {"phy", "derive_v10", "derive_v11", "derive_js", "frm_crypt", "fopts_crypt", "mic_raw",
          "ja11_mic", "fcnt"}
 
@@ -37,11 +40,19 @@ def lw(request, monkeypatch):
 
 def vector(vid):
     if _VECTORS is None:
-        msg = f"LoRaWAN vectors not found at {VECTORS} (shared/ beside the repo clone)"
+        msg = f"LoRaWAN vectors not found at {VECTORS}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg + "; under CI=true missing vectors are a failure")
         pytest.skip(msg)
     return next(v for v in _VECTORS if v["id"] == vid)
+
+
+def test_the_copy_matches_the_shared_vectors():
+    if not SHARED.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"shared vectors not found at {SHARED}")
+        pytest.skip(f"no shared/ beside the repo clone ({SHARED})")
+    assert json.loads(VECTORS.read_text()) == json.loads(SHARED.read_text())
 
 
 def test_all_49_vectors_are_there():
