@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -211,6 +212,7 @@ def check_city(path, *, host=None):
                 continue
             opts, p = validate_options(desc.options, spec, where, base_dir=base)
             out.extend(p)
+            out.extend(_unset_secrets(desc.options, opts, where))
             comps[kind][name] = Component(kind, name, plugin, desc, opts)
     if not table("sources"):
         out.add("sources", "no [sources.NAME] table: a city needs at least one source")
@@ -260,6 +262,19 @@ def check_city(path, *, host=None):
     if out.problems:
         return None, out.problems
     return city, []
+
+
+def _unset_secrets(schema, options, where):
+    """A secret option given as ``env:VARIABLE`` whose variable is not set: the city
+    would start without that component, so ``hromada check`` says so first."""
+    out = []
+    for opt in schema:
+        value = options.get(opt.name)
+        if opt.secret and isinstance(value, str) and value.startswith("env:"):
+            var = value[4:].strip()
+            if var and var not in os.environ:
+                out.append((f"{where}.{opt.name}", f"environment variable {var} is not set"))
+    return out
 
 
 def _validate_component(comp, devices, out):

@@ -465,11 +465,18 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return args.func(args) or 0
+        rc = args.func(args) or 0
+        sys.stdout.flush()  # a closed pipe fails here, inside the handler below
+        return rc
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return 0
+        # The reader went away (`| head`): the result was not delivered whole, so exit
+        # like a process killed by SIGPIPE (128 + 13) rather than 0, which hid e.g. a
+        # failed MIC check.  stdout goes to devnull so the flush at exit stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
