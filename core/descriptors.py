@@ -49,6 +49,7 @@ class Option:
     never printed or logged (session keys, passwords, API keys).  ``output`` marks a
     path the component writes to (an export directory): ``hromada simulate`` points it
     elsewhere so that a simulation never writes into the city's real outputs.
+    ``check`` validates a value further (a key's format, say) for ``hromada check``.
     """
 
     name: str
@@ -60,6 +61,9 @@ class Option:
     max: float | None = None
     secret: bool = False
     output: bool = False
+    #: ``check(value)`` raises ValueError with a message (never echoing a secret value)
+    #: when a converted value is wrong in a way type/choices/min/max cannot say.
+    check: Callable | None = attrs.field(default=None, eq=False)
 
     @property
     def required(self):

@@ -113,6 +113,12 @@ def validate_options(schema, table, where, *, base_dir=None, skip=("plugin",)):
         if opt.max is not None and isinstance(conv, int | float) and conv > opt.max:
             problems.append((path, f"{_shown(opt, value)} is above the maximum {opt.max:g}"))
             continue
+        if opt.check is not None and conv is not None:
+            try:
+                opt.check(conv)
+            except (TypeError, ValueError) as exc:
+                problems.append((path, str(exc) or f"{_shown(opt, value)} is not valid"))
+                continue
         out[key] = conv
     for opt in schema:
         if opt.name in out or any(p[0] == f"{where}.{opt.name}" for p in problems):

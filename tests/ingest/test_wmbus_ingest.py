@@ -290,3 +290,51 @@ def test_the_dedup_window_runs_from_the_first_copy(monkeypatch, tmp_path):
     # copies at +50 s are duplicates; at +100 s the meter sent it again (a new frame)
     assert got == [True, False, True, False]
     assert src.ctx.errors == [("duplicate", "els-12345678")] * 2
+
+
+def test_a_receiver_that_sends_crcs_gets_a_corrupt_format_b_telegram_refused(tmp_path):
+    # Format B counts its CRC in L, so a telegram with one bad byte has the length of a
+    # CRC-less one: "auto" alone would decode it to wrong values.  A bridge that sent a
+    # telegram whose CRCs checked out keeps CRCs: its later CRC failures are refused.
+    src = WmbusSource("wm", {"file": tmp_path / "x.hex", "dedup_window": 0}, None)
+    src.ctx = _Counting()
+
+    def tel(volume, acc):
+        return wenc.telegram(wenc.record("volume", volume, "m3"), manufacturer="ELS",
+                             id="12345678", device_type=3, access_number=acc,
+                             frame_format="B")
+
+    bridge, other = {"address": "10.0.0.5:40001"}, {"address": "10.0.0.6:40001"}
+    good = tel(12.345, 77)
+    bad = bytearray(tel(12.345, 78))
+    bad[-5] ^= 0x10                               # a volume byte
+    assert src.frame(good.hex(), "datagram", bridge) is not None
+    assert src.frame(bytes(bad).hex(), "datagram", {"address": "10.0.0.5:40002"}) is None
+    assert src.ctx.errors == [("crc", "els-12345678")]
+    assert src.stats["crc"] == 1
+    # a bridge never seen with CRCs: the telegram is taken as CRC-less, as "auto" says
+    assert src.frame(bytes(bad).hex(), "datagram", other) is not None
+
+
+def test_check_refuses_a_malformed_meter_key_without_showing_it(tmp_path, capsys, monkeypatch):
+    from hromada.cli import main
+
+    monkeypatch.delenv("HROMADA_TEST_UNSET_METER_KEY", raising=False)
+    (tmp_path / "t.hex").write_text("")
+    (tmp_path / "city.toml").write_text(
+        '[city]\nname = "K"\n[sources.m]\nplugin = "wmbus"\nfile = "t.hex"\n'
+        '[sinks.db]\nplugin = "sqlite"\n'
+        '[[devices]]\nid = "els-12345678"\nmodel = "wmbus/gas"\n'
+        'key = "000102030405060708090A0B0C0D0E0FZZ"\n'
+        '[[devices]]\nid = "els-12345679"\nmodel = "wmbus/gas"\n'
+        'key = "env:HROMADA_TEST_UNSET_METER_KEY"\n'
+        '[[devices]]\nid = "els-12345670"\nmodel = "wmbus/gas"\nkey = "0001020304050607"\n')
+    assert main(["check", str(tmp_path / "city.toml")]) == 2
+    err = capsys.readouterr().err
+    city = tmp_path / "city.toml"
+    assert err.splitlines() == [
+        f"{city}: devices[0].key: not hexadecimal (expected 32 hex digits)",
+        f"{city}: devices[1].key: environment variable HROMADA_TEST_UNSET_METER_KEY is not set",
+        f"{city}: devices[2].key: an AES-128 key is 16 bytes (32 hex digits), got 8",
+        f"{city}: 3 problems; the city is not valid"]
+    assert "0001020304050607" not in err

@@ -65,8 +65,18 @@ QUANTITIES = {}
 for _q in sorted(_UNITS, key=lambda q: (-len(q), q)):
     QUANTITIES[_q] = QUANTITIES[f"{_q}_*"] = _UNITS[_q]
 
+def _check_key(value):
+    """For ``hromada check``: the key parses (its messages never contain the key)."""
+    from hromada import wmbus
+
+    try:
+        wmbus.parse_key(value)
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("key: ")) from None
+
+
 OPTIONS = (
-    Option("key", "str", default=None, secret=True,
+    Option("key", "str", default=None, secret=True, check=_check_key,
            help="the meter's AES-128 key: 32 hex digits, or env:NAME"),
     Option("frame_format", "str", default="auto", choices=("auto", "A", "B", "none"),
            help="link-layer CRCs in the telegrams: A, B, none, or auto-detect"),

@@ -52,15 +52,18 @@ def device_id(manufacturer, ident):
     return f"{manufacturer.lower()}-{ident.lower()}"
 
 
-def meter_address(telegram, frame_format="auto"):
+def meter_address(telegram, frame_format="auto", *, detected=None):
     """``(device id, access number or None)`` of a raw telegram, without its key.
 
     Raises :class:`hromada.errors.DecodeError` when the telegram is too short or its
-    length and CRCs do not fit.
+    length and CRCs do not fit.  ``detected``: a list that gets the frame format found
+    ("A", "B" or "none").
     """
     from hromada import wmbus
 
-    frame, _fmt = wmbus.strip_crc(telegram, frame_format)
+    frame, fmt = wmbus.strip_crc(telegram, frame_format)
+    if detected is not None:
+        detected.append(fmt)
     n = len(frame)
     if n < 11:
         raise DecodeError(f"truncated telegram: {n} bytes, the link layer and CI field "
@@ -128,6 +131,17 @@ class _Protocol(asyncio.DatagramProtocol):
         self.source.datagram(data, addr)
 
 
+def _crc_failure(telegram):
+    """Why a telegram of format B length fails as format B (the CRC error's text)."""
+    from hromada import wmbus
+
+    try:
+        wmbus.strip_crc(telegram, "B")
+    except (DecodeError, ValueError) as exc:
+        return str(exc)
+    return "no CRC error"  # not reached: auto would have found format B
+
+
 class WmbusSource:
     """Raw wM-Bus telegrams from UDP or a file; see the module documentation."""
 
@@ -141,6 +155,12 @@ class WmbusSource:
                              f"{'both' if bind else 'neither'}")
         self.bind = parse_bind(bind, f"{where}.bind") if bind is not None else None
         self.frame_format = options.get("frame_format", "auto")
+        # Receivers (bridges, by IP address) whose telegrams carried CRCs: a receiver
+        # either keeps them or strips them, so for these a telegram that "auto" would
+        # take as CRC-less (same length as format B) is a format B telegram whose CRC
+        # failed: corrupted, refused rather than decoded to wrong values.  (Not for
+        # files: a log may merge several receivers.)
+        self._with_crcs = set()
         self.window = options.get("dedup_window", 60.0)
         self.stats = Counter()
         self.address = None
@@ -180,11 +200,21 @@ class WmbusSource:
             return None
         if telegram is None:
             return None
+        detected = []
         try:
-            dev, acc = meter_address(telegram, self.frame_format)
+            dev, acc = meter_address(telegram, self.frame_format, detected=detected)
         except DecodeError as exc:
             self._count("malformed", f"{self.name}: {where}: {exc}")
             return None
+        receiver = rx.get("address", "").rsplit(":", 1)[0]
+        if self.frame_format == "auto" and receiver:
+            if detected[0] != "none":
+                self._with_crcs.add(receiver)
+            elif receiver in self._with_crcs:
+                self._count("crc", f"{self.name}: {where}: meter {dev}: {_crc_failure(telegram)}"
+                                   "; this receiver sends CRCs, so the telegram is corrupt",
+                            device=dev)
+                return None
         now = time.time()
         if self._duplicate(telegram, now):
             self._count("duplicate", device=dev)
