@@ -8,9 +8,12 @@ run`` refuses an invalid city the same way.
 
 from __future__ import annotations
 
+import copy
 import csv
+import json
 import math
 import os
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -18,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from .descriptors import Option
+from .descriptors import _ID as _MODEL_ID
+from .descriptors import FAMILIES, Option
 from .errors import ConfigError
 from .model import Device
 from .options import validate_options
@@ -26,7 +30,7 @@ from .plugins import PluginHost
 from .ring import MAX_CAPACITY
 
 KINDS = {"sources": "source", "services": "service", "sinks": "sink"}
-TOP_LEVEL = ("city", "kernel", "plugins", "sources", "services", "sinks", "devices")
+TOP_LEVEL = ("city", "kernel", "plugins", "models", "sources", "services", "sinks", "devices")
 DEVICE_FIELDS = ("id", "model", "name", "lat", "lon", "district", "tags")
 
 CITY_OPTIONS = (
@@ -51,6 +55,24 @@ KERNEL_OPTIONS = (
     Option("batch", "int", default=4096, min=1, help="frames decoded per batch"),
     Option("max_latency", "duration", default=0.05,
            help="longest a frame waits in the ring before its batch is decoded"),
+)
+
+# [models."vendor/device"]: a device model backed by a vendor's JavaScript codec file.
+MODEL_OPTIONS = (
+    Option("codec", "path", help="the vendor's JavaScript codec file (decodeUplink), "
+                                 "relative to the city file"),
+    Option("family", "str", choices=FAMILIES, help="the kind of device"),
+    Option("mapping", "table", help='fields of the codec\'s data -> "quantity unit" or '
+                                    "{quantity, unit, scale}"),
+    Option("description", "str", default=""),
+    Option("vendor_url", "str", default=""),
+    Option("network", "str", default="lorawan", help="lorawan, nbiot, wmbus ..."),
+    Option("timeout", "duration", default=0.25, min=0.001,
+           help="CPU-time limit of one codec call (seconds, or '250ms')"),
+    Option("memory_limit", "int", default=16 * 1024 * 1024, min=1024 * 1024,
+           help="heap limit of the codec's engine, in bytes"),
+    Option("variables", "table", default=None,
+           help="the codec's input.variables (ChirpStack device variables)"),
 )
 
 PLUGIN_OPTIONS = (
@@ -103,6 +125,9 @@ class City:
     services: dict[str, Component]
     sinks: dict[str, Component]
     host: PluginHost
+    #: The city's own device models ([models."vendor/device"] tables), also in
+    #: ``host.device_models``; ``host`` is then the city's copy of the plugin host.
+    models: dict = attrs.field(factory=dict)
 
     @property
     def tz(self):
@@ -191,6 +216,14 @@ def check_city(path, *, host=None):
     hint = f" (plugins that failed to load: {', '.join(failed)}; see 'hromada plugins')" \
         if failed else ""
 
+    # The city's own device models come before its devices, which may use them.  They
+    # go into a copy of the host, so a host shared with other cities (or 'hromada
+    # devices') never sees them.
+    city_models = _city_models(table("models"), host, base, out)
+    if city_models:
+        host = copy.copy(host)
+        host.device_models = {**host.device_models, **city_models}
+
     comps = {}
     for kind, word in KINDS.items():
         comps[kind] = {}
@@ -243,7 +276,7 @@ def check_city(path, *, host=None):
         path=path, name=city_opts["name"], timezone=city_opts["timezone"],
         lat=city_opts["lat"], lon=city_opts["lon"], state_dir=Path(city_opts["state_dir"]),
         kernel=kernel_opts, devices=devices, sources=comps["sources"],
-        services=comps["services"], sinks=comps["sinks"], host=host,
+        services=comps["services"], sinks=comps["sinks"], host=host, models=city_models,
     )
     # Services are built without side effects (docs/plugins.md), so building each once
     # here catches what their constructors check (time windows, fractions, files).
@@ -262,6 +295,103 @@ def check_city(path, *, host=None):
     if out.problems:
         return None, out.problems
     return city, []
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(name):
+    """A TOML key as written in a key path: bare when it can be, else quoted."""
+    return name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
+
+
+def _city_models(models, host, base, out):
+    """Build the ``[models.ID]`` tables into DeviceModels; problems go to ``out``."""
+    built = {}
+    for model_id, spec in models.items():
+        where = f"models.{_key(model_id)}"
+        if not _MODEL_ID.match(model_id):
+            out.add(where, f"{model_id!r} is not a device model id: write it 'vendor/device' "
+                           "in lowercase (letters, digits, '.', '_', '-'), quoted in the "
+                           'table name: [models."acme/th-sensor"]')
+            continue
+        if not isinstance(spec, dict):
+            out.add(where, f"must be a table ([{where}]) with codec, family and mapping")
+            continue
+        if model_id in host.device_models:
+            owner = host.owner("device_models", model_id)
+            by = f" by plugin {owner!r}" if owner else ""
+            out.add(where, f"device model {model_id!r} is already installed{by}; give the "
+                           "city's model an id of its own")
+            continue
+        opts, problems = validate_options(MODEL_OPTIONS, spec, where, base_dir=base, skip=())
+        out.extend(problems)
+        ok = not problems
+        mapping = {}
+        if isinstance(opts.get("mapping"), dict):
+            if not opts["mapping"]:
+                out.add(f"{where}.mapping", "empty: map at least one field of the codec's "
+                                            'data to a quantity, e.g. temperature = '
+                                            '"temperature Cel"')
+                ok = False
+            for field, entry in opts["mapping"].items():
+                message = _mapping_problem(field, entry)
+                if message:
+                    out.add(f"{where}.mapping.{_key(field)}", message)
+                    ok = False
+                else:
+                    mapping[field] = entry
+        codec = _load_codec(opts, where, out) if "codec" in opts else None
+        if codec is None or not ok:
+            continue
+        from .codecs.js import js_device_model
+
+        built[model_id] = js_device_model(
+            model_id, opts["family"], codec, mapping, description=opts["description"],
+            vendor_url=opts["vendor_url"], network=opts["network"],
+            options=(Option("variables", "table", default=None,
+                            help="this device's input.variables (ChirpStack), instead "
+                                 "of the model's"),))
+    return built
+
+
+def _mapping_problem(field, entry):
+    """What is wrong with one mapping entry, or None."""
+    from .codecs.js import mapping_entry
+
+    try:
+        mapping_entry(field, entry)
+    except ValueError as exc:
+        message = str(exc)
+        if isinstance(entry, dict) and message.startswith("unknown keys"):
+            # TOML reads `sensor.pm25 = ...` as a table: the field is one quoted key.
+            inner = next(k for k in entry if k not in ("quantity", "unit", "scale"))
+            message += f' (a nested field is one quoted key: "{field}.{inner}" = ...)'
+        return message
+    return None
+
+
+def _load_codec(opts, where, out):
+    """The model's JSCodec, or None with the problem added."""
+    from .codecs.js import JSCodec
+    from .errors import PluginError
+
+    path = Path(opts["codec"])
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        out.add(f"{where}.codec", f"cannot read codec file {path}: {exc.strerror}")
+        return None
+    except UnicodeDecodeError as exc:
+        out.add(f"{where}.codec", f"codec file {path} is not UTF-8 text ({exc.reason} at "
+                                  f"byte {exc.start})")
+        return None
+    try:
+        return JSCodec(source, name=path.name, timeout=opts["timeout"],
+                       memory_limit=opts["memory_limit"], variables=opts["variables"])
+    except PluginError as exc:
+        out.add(f"{where}.codec", str(exc))
+        return None
 
 
 def _unset_secrets(schema, options, where):

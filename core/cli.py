@@ -305,6 +305,33 @@ def cmd_devices(args):
     return 0
 
 
+def _decode_options(model, items):
+    """``-o KEY=VALUE`` items checked against the model's options, like the cells of a
+    city's devices CSV: returns (options with defaults, ["-o KEY: problem", ...])."""
+    from .city import _coerce_csv_options
+    from .options import validate_options
+
+    raw, problems = {}, []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(f"-o {item}: expected KEY=VALUE")
+            continue
+        raw[key] = value
+    types = {o.name: o.type for o in model.options}
+    for key, value in raw.items():
+        if types.get(key) in ("list", "table", "any"):
+            try:
+                raw[key] = json.loads(value)  # -o names='{"5700": "temperature"}'
+            except json.JSONDecodeError:
+                pass  # validation names the problem
+    options, found = validate_options(model.options, _coerce_csv_options(model.options, raw),
+                                      "-o", skip=())
+    problems += [f"-o {where.removeprefix('-o.')}: {message}" for where, message in found]
+    return options, problems
+
+
 def cmd_decode(args):
     from .errors import DecodeError
 
@@ -319,13 +346,11 @@ def cmd_decode(args):
     except ValueError:
         print(f"not a hex string: {args.hex!r}", file=sys.stderr)
         return 2
-    options = {o.name: o.default for o in model.options if not o.required}
-    for item in args.option or ():
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options, problems = _decode_options(model, args.option or ())
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 2
     try:
         readings = list(model.decode(payload, args.fport, options))
     except DecodeError as exc:

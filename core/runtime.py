@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import signal
@@ -118,6 +119,22 @@ def _now():
     return time.time()
 
 
+def takes_recv_time(decode):
+    """Whether a model's ``decode`` declares a keyword parameter ``recv_time``.
+
+    The kernel then calls it as ``decode(payload, fport, options, recv_time=t)`` with the
+    frame's receive time (POSIX seconds); JavaScript codecs give it to the script as
+    ``input.recvTime``.  Decided once per model when the kernel starts, so decoders that
+    do not declare it (every native one) are called exactly as before.
+    """
+    try:
+        param = inspect.signature(decode).parameters.get("recv_time")
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return param is not None and param.kind in (param.KEYWORD_ONLY,
+                                                param.POSITIONAL_OR_KEYWORD)
+
+
 class Kernel:
     """Runs one validated :class:`hromada.city.City`."""
 
@@ -141,8 +158,11 @@ class Kernel:
         self.batch = k["batch"]
         self._unknown_reported = set()
         self._last_source = {}
+        models = self.host.device_models
+        with_time = {m: takes_recv_time(models[m].decode)
+                     for m in {dev.model for dev in city.devices.values()}}
         self._decoders = {
-            dev.id: (self.host.device_models[dev.model].decode, dev.options, dev.model)
+            dev.id: (models[dev.model].decode, dev.options, dev.model, with_time[dev.model])
             for dev in city.devices.values()
         }
         self.sources = {}
@@ -191,14 +211,16 @@ class Kernel:
                                      "network": network}, source))
                 self.errors["unknown_device"] += 1
                 continue
-            decode, options, model = entry
+            decode, options, model, with_time = entry
             last_source[dev_id] = source
             try:
                 # Materialised and shaped inside the guard: a codec may return a lazy
                 # iterable that raises, or items of the wrong shape.
+                items = (decode(payload, fport, options, recv_time=t) if with_time
+                         else decode(payload, fport, options))
                 values = [Reading(dev_id, t, item[0], item[1], item[2]) if len(item) == 3
                           else Reading(dev_id, item[3], item[0], item[1], item[2])
-                          for item in decode(payload, fport, options)]
+                          for item in items]
             except DecodeError as exc:
                 where = f" at byte {exc.offset}" if exc.offset is not None else ""
                 self.count_error("decode", f"{model}: {exc}{where}", device=dev_id,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -379,18 +380,66 @@ class JSCodec:
 # -- device models backed by a JS codec ------------------------------------------------
 
 
+MAPPING_KEYS = ("quantity", "unit", "scale")
+
+
+def mapping_entry(field, spec):
+    """One entry of a mapping table: ``(path parts, field, quantity, unit, scale)``.
+
+    ``field`` is a dotted path into ``data`` (numeric parts index arrays); ``spec`` is
+    ``"quantity"``, ``"quantity unit"``, a sequence ``(quantity, unit, scale)`` (unit and
+    scale optional) or a dict with the keys ``quantity``, ``unit`` and ``scale`` (all
+    optional; the quantity defaults to the field's last name).  Raises ValueError saying
+    what is wrong with the entry (without naming the field: the caller knows where).
+    """
+    from ..units import check_unit
+
+    if not isinstance(field, str) or not all(field.split(".")):
+        raise ValueError(f"{field!r} is not a field of data: names joined by '.' "
+                         "(e.g. 'sensor.pm25' or 'values.0')")
+    if isinstance(spec, str):
+        words = spec.split()
+        if len(words) not in (1, 2):
+            raise ValueError(f"{spec!r}: write \"quantity\" or \"quantity unit\" (a unit "
+                             "of hromada.units.UNITS), or a table of quantity, unit, scale")
+        spec = dict(zip(("quantity", "unit"), words, strict=False))
+    elif isinstance(spec, list | tuple):
+        if len(spec) not in (1, 2, 3):
+            raise ValueError(f"{list(spec)!r}: a list is [quantity, unit, scale], unit and "
+                             "scale optional")
+        spec = dict(zip(MAPPING_KEYS, spec, strict=False))
+    elif isinstance(spec, dict):
+        unknown = sorted(set(spec) - set(MAPPING_KEYS))
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}; allowed: {', '.join(MAPPING_KEYS)}")
+    else:
+        raise ValueError(f"must be \"quantity unit\" or a table of quantity, unit, scale, "
+                         f"not {type(spec).__name__} {spec!r}")
+    quantity = spec.get("quantity") or field.rsplit(".", 1)[-1]
+    if not isinstance(quantity, str) or quantity.split() != [quantity]:
+        raise ValueError(f"quantity must be a name without spaces, not {quantity!r}")
+    unit = spec.get("unit", "")
+    if not isinstance(unit, str):
+        raise ValueError(f"unit must be a string, not {type(unit).__name__} {unit!r}")
+    check_unit(unit)
+    scale = spec.get("scale", 1)
+    if (not isinstance(scale, int | float) or isinstance(scale, bool)
+            or not math.isfinite(scale) or scale == 0):
+        raise ValueError(f"scale must be a finite non-zero number, not {scale!r}")
+    return tuple(field.split(".")), field, quantity, unit, scale
+
+
 def _parse_mapping(mapping):
     """Normalise a mapping table into [(path parts, dotted path, quantity, unit, scale)].
 
     Accepted forms, per ``data`` field (a dotted path; numeric parts index arrays)::
 
+        {"temperature": "temperature Cel"}            # "quantity unit", or "quantity"
         {"temperature": ("temperature", "Cel")}
         {"sensor.pm25": ("pm2_5", "ug/m3", 0.1)}
         {"battery_mv": {"quantity": "battery", "unit": "V", "scale": 0.001}}
         [{"field": "temperature", "quantity": "temperature", "unit": "Cel"}]
     """
-    from ..units import check_unit
-
     items = []
     if isinstance(mapping, dict):
         pairs = list(mapping.items())
@@ -400,19 +449,10 @@ def _parse_mapping(mapping):
             entry = dict(entry)
             pairs.append((entry.pop("field"), entry))
     for field, spec in pairs:
-        if isinstance(spec, str):
-            spec = {"quantity": spec}
-        elif not isinstance(spec, dict):
-            spec = dict(zip(("quantity", "unit", "scale"), spec, strict=False))
-        unknown = set(spec) - {"quantity", "unit", "scale"}
-        if unknown:
-            raise ValueError(f"mapping of {field!r}: unknown keys {sorted(unknown)}")
-        quantity = spec.get("quantity") or field.rsplit(".", 1)[-1]
-        unit = check_unit(spec.get("unit", ""))
-        scale = spec.get("scale", 1)
-        if not isinstance(scale, int | float) or isinstance(scale, bool):
-            raise ValueError(f"mapping of {field!r}: scale must be a number, not {scale!r}")
-        items.append((tuple(field.split(".")), field, quantity, unit, scale))
+        try:
+            items.append(mapping_entry(field, spec))
+        except ValueError as exc:
+            raise ValueError(f"mapping of {field!r}: {exc}") from None
     return items
 
 
@@ -441,17 +481,21 @@ class JSDecoder:
     available: ``decode_raw`` returns ``(readings, raw)``, and ``codec.last_result`` is
     the last object ``decodeUplink`` returned.  Errors the script reports (``errors``)
     raise DecodeError.
+
+    ``recv_time`` (POSIX seconds) becomes the script's ``input.recvTime``.  The kernel
+    passes the frame's time because the call declares that keyword (see
+    ``hromada.runtime.takes_recv_time``); other callers may leave it out.
     """
 
     def __init__(self, codec: JSCodec, mapping):
         self.codec = codec
         self.mapping = _parse_mapping(mapping)
 
-    def decode_raw(self, payload, fport, options=None):
+    def decode_raw(self, payload, fport, options=None, *, recv_time=None):
         codec = self.codec
         # Per-device variables (ChirpStack) from the device's options; else the codec's.
         variables = options.get("variables") if options else None
-        raw = codec.decode_uplink(payload, fport, variables=variables)
+        raw = codec.decode_uplink(payload, fport, recv_time, variables=variables)
         errors = raw.get("errors") or []
         if errors:
             raise DecodeError(f"JS codec {codec.name}: decodeUplink reported: "
@@ -474,8 +518,8 @@ class JSDecoder:
             readings.append((quantity, value, unit))
         return readings, raw
 
-    def __call__(self, payload, fport, options=None):
-        return self.decode_raw(payload, fport, options)[0]
+    def __call__(self, payload, fport, options=None, *, recv_time=None):
+        return self.decode_raw(payload, fport, options, recv_time=recv_time)[0]
 
 
 def js_device_model(id, family, codec_path, mapping, *, examples=(), options=(),
@@ -484,15 +528,21 @@ def js_device_model(id, family, codec_path, mapping, *, examples=(), options=(),
                     engine=None, variables=None):
     """A :class:`~hromada.DeviceModel` whose payloads a JavaScript codec decodes.
 
-    ``mapping`` turns fields of the script's ``data`` into readings (see
-    :class:`JSDecoder`); the model's ``quantities`` come from it.  When the script
-    defines ``encodeDownlink``, the model's ``encode_downlink(action, options)`` calls it
-    and returns ``(fPort, bytes)``.  ``model.decode.codec`` is the :class:`JSCodec`.
+    ``codec_path`` is the codec file, or an already loaded :class:`JSCodec` (then
+    ``timeout``, ``memory_limit``, ``engine`` and ``variables`` are the codec's own and
+    these arguments are not used).  ``mapping`` turns fields of the script's ``data``
+    into readings (see :class:`JSDecoder`); the model's ``quantities`` come from it.
+    When the script defines ``encodeDownlink``, the model's ``encode_downlink(action,
+    options)`` calls it and returns ``(fPort, bytes)``.  ``model.decode.codec`` is the
+    :class:`JSCodec`.
     """
     from ..descriptors import DeviceModel, Example
 
-    codec = JSCodec.from_file(codec_path, timeout=timeout, memory_limit=memory_limit,
-                              engine=engine, variables=variables)
+    if isinstance(codec_path, JSCodec):
+        codec = codec_path
+    else:
+        codec = JSCodec.from_file(codec_path, timeout=timeout, memory_limit=memory_limit,
+                                  engine=engine, variables=variables)
     decoder = JSDecoder(codec, mapping)
     quantities = {}
     for _parts, _field, quantity, unit, _scale in decoder.mapping:
