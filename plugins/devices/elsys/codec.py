@@ -68,7 +68,7 @@ def _sim(kind):
     return simulate
 
 
-_TTN = "Elsys codec example in the TTN device repository"
+_TTN = "TheThingsNetwork/lorawan-devices vendor/elsys"
 _TABLE = "composed from Elsys's payload type table"
 
 
@@ -87,7 +87,8 @@ def build_models(impl=None):
                 Example("0100E202290400270506150101", 1,
                         [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH"),
                          ("illuminance", 39, "lx"), ("motion", 6, "count"),
-                         ("lamax", 1, "dBA"), ("laeq", 1, "dBA")], _TTN),
+                         ("lamax", 1, "dBA"), ("laeq", 1, "dBA")],
+                        f"{_TTN}/ers-sound-codec.yaml example (its fPort 1)"),
                 Example("0100F4154638070E10", FPORT,
                         [("temperature", 24.4, "Cel"), ("lamax", 70, "dBA"),
                          ("laeq", 56, "dBA"), ("battery", 3.6, "V")],
@@ -105,13 +106,16 @@ def build_models(impl=None):
                 Example("0100E202290400270506060308", 1,
                         [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH"),
                          ("illuminance", 39, "lx"), ("motion", 6, "count"),
-                         ("co2", 776, "ppm")], _TTN),
+                         ("co2", 776, "ppm")],
+                        f"{_TTN}/ers-co2-codec.yaml example (its fPort 1)"),
+                Example("0100E20229060308", 1,
+                        [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH"),
+                         ("co2", 776, "ppm")],
+                        f"{_TTN}/ers-co2-lite-codec.yaml example (ERS CO2 Lite: the ERS CO2 "
+                        "frame without light and motion; its fPort 1)"),
                 Example("060BB8070E10", FPORT,
                         [("co2", 3000, "ppm"), ("battery", 3.6, "V")],
                         f"{_TABLE}: stale air"),
-                Example("0100C8022D0601A4", FPORT,
-                        [("temperature", 20.0, "Cel"), ("humidity", 45, "%RH"),
-                         ("co2", 420, "ppm")], f"{_TABLE}: fresh air"),
             )),
         DeviceModel(
             id="elsys/ers", family="climate", decode=dec, encode=enc,
@@ -119,15 +123,18 @@ def build_models(impl=None):
             description="Indoor climate: temperature, humidity, light, motion",
             vendor_url="https://www.elsys.se/en/ers/",
             examples=(
+                Example("0100E202290400270506", 1,
+                        [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH"),
+                         ("illuminance", 39, "lx"), ("motion", 6, "count")],
+                        f"{_TTN}/ers-codec.yaml example (commented out there; its fPort 1)"),
+                Example("0100E20229", 1,
+                        [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH")],
+                        f"{_TTN}/ers-lite-codec.yaml example (ERS Lite: the ERS frame "
+                        "without light and motion; its fPort 1)"),
                 Example("0100E2022904002705060709C4", FPORT,
                         [("temperature", 22.6, "Cel"), ("humidity", 41, "%RH"),
                          ("illuminance", 39, "lx"), ("motion", 6, "count"),
-                         ("battery", 2.5, "V")], f"{_TABLE}, values of the TTN example"),
-                Example("01FFF6025F", FPORT,
-                        [("temperature", -1.0, "Cel"), ("humidity", 95, "%RH")],
-                        f"{_TABLE}: cold and damp"),
-                Example("0400000500", FPORT,
-                        [("illuminance", 0, "lx"), ("motion", 0, "count")],
-                        f"{_TABLE}: dark empty room"),
+                         ("battery", 2.5, "V")],
+                        f"{_TABLE}: the TTN values with a battery record"),
             )),
     ]

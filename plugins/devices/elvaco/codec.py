@@ -60,7 +60,8 @@ def _sim(device, t, rng):
             "return_temperature": round(45 + 3 * heating, 1), "error_flags": 0}
 
 
-_TTN = "Elvaco CMi4110 codec in the TTN device repository (its example payload)"
+_TTN = ("TheThingsNetwork/lorawan-devices vendor/elvaco/cmi4110-codec.yaml example "
+        "(Landis UH, fPort 2; revision c9d962e of the file)")
 _DOC = "composed from Elvaco's CMi4110 standard message description"
 
 

@@ -78,7 +78,15 @@ def _sim_bin(device, t, rng):
 
 # -- EM300-TH: temperature and humidity -----------------------------------------------
 
-EM300_TH = _spec(BATTERY, TEMPERATURE, HUMIDITY)
+def _history(size):
+    """A stored-reading record (channel 0x20/0x21, type 0xCE) that the device resends
+    from its log: timestamp + readings of the past.  Consumed without readings: its
+    values belong to another time than the frame's."""
+    return {"name": "history", "size": size}
+
+
+# timestamp (4B) + temperature (2B) + humidity (1B) + reserved (1B)
+EM300_TH = _spec(BATTERY, TEMPERATURE, HUMIDITY, {(0x20, 0xCE): _history(8)})
 
 
 def _sim_climate(device, t, rng):
@@ -284,12 +292,31 @@ def _sim_socket(device, t, rng):
 
 # -- EM300-DI: pulse counter ----------------------------------------------------------
 
+# Water record (pulse conversion on, firmware 1.3+): water_conv (u16, /10) and pulse_conv
+# (u16, /10) are the configured conversion (water_conv per pulse_conv pulses), water
+# (float32) is the converted amount, in the unit configured on the device.
+_WATER = [
+    {"offset": 0, "type": "u16", "scale": 0.1, "quantity": "water_conv", "unit": ""},
+    {"offset": 2, "type": "u16", "scale": 0.1, "quantity": "pulse_conv", "unit": ""},
+    {"offset": 4, "type": "float32", "quantity": "water", "unit": ""},
+]
+WATER_ALARMS = {1: "water_outage_timeout", 2: "water_outage_timeout_release",
+                3: "water_flow_timeout", 4: "water_flow_timeout_release"}
+
 EM300_DI = _spec(BATTERY, TEMPERATURE, HUMIDITY, {
     (0x05, 0x00): {"size": 1, "fields": [{"type": "u8", "bool": True, "quantity": "input"}]},
     (0x05, 0xC8): _u32("pulse_count", "count"),
-    # water_conv (2B) / pulse_conv (2B) * counter = water volume: done in Python
-    (0x06, 0xE1): {"name": "water", "size": 8, "fields": [
-        {"offset": 4, "type": "u32", "quantity": "water_pulses", "unit": "count"}]},
+    (0x06, 0xE1): {"name": "water", "size": 8, "fields": _WATER},
+    # gpio (1B) + gpio_alarm (1B: 1 alarm, 0 alarm released)
+    (0x85, 0x00): {"name": "gpio alarm", "size": 2, "fields": [
+        {"offset": 0, "type": "u8", "bool": True, "quantity": "input"},
+        {"offset": 1, "type": "u8", "bool": True, "quantity": "gpio_alarm"}]},
+    (0x86, 0xE1): {"name": "water alarm", "size": 9, "fields": [
+        *_WATER, {"offset": 8, "type": "u8", "enum": WATER_ALARMS, "quantity": "water_alarm"}]},
+    # timestamp (4B) + temperature (2B) + humidity (1B) + gpio_type (1B) + gpio (1B) +
+    # pulse (4B); v2: timestamp, temperature, humidity, alarm, gpio_type, gpio, water (8B)
+    (0x20, 0xCE): _history(13),
+    (0x21, 0xCE): _history(18),
 })
 
 
@@ -316,6 +343,8 @@ def _sim_pulses(device, t, rng):
 _DOC = "Milesight SensorDecoders README"
 _TTN = "Milesight codec examples in the TTN device repository"
 _TABLE = "composed from the channel table of the Milesight payload definition"
+_SD = "Milesight-IoT/SensorDecoders"
+_TTN_REPO = "TheThingsNetwork/lorawan-devices"
 
 
 def _models(impl=None):
@@ -350,7 +379,9 @@ def _models(impl=None):
                 Example("01755C03824408040001", FPORT,
                         [("battery", 92, "%EL"), ("distance", 2116, "mm"),
                          ("tilt", True, "bool"), ("fill_level", 15.4, "%")],
-                        f"{_DOC} example (tilted); bin 2500 mm deep",
+                        f"{_SD} EM_Series/EM300_Series/EM310-UDL/README.md example (also "
+                        f"{_TTN_REPO} vendor/milesight-iot/em310-udl-codec.yaml example 1); "
+                        "bin 2500 mm deep",
                         {"bin_depth_mm": 2500}),
                 Example("01755A03824C04040000", FPORT,
                         [("battery", 90, "%EL"), ("distance", 1100, "mm"),
@@ -368,10 +399,17 @@ def _models(impl=None):
             examples=(
                 Example("01755C03673401046865", FPORT,
                         [("battery", 92, "%EL"), ("temperature", 30.8, "Cel"),
-                         ("humidity", 50.5, "%RH")], _DOC),
+                         ("humidity", 50.5, "%RH")],
+                        f"{_SD} EM_Series/EM300_Series/EM300-TH/README.md example 1"),
                 Example("0175320367C80004683C", 1,
                         [("battery", 50, "%EL"), ("temperature", 20.0, "Cel"),
-                         ("humidity", 30.0, "%RH")], _TTN),
+                         ("humidity", 30.0, "%RH")],
+                        f"{_TTN_REPO} vendor/milesight-iot/em300-th-codec.yaml example "
+                        "(its fPort 1)"),
+                Example("20CE9E74466310015D00", FPORT, [],
+                        f"{_SD} EM_Series/EM300_Series/EM300-TH/README.md example 2: one "
+                        "history record (27.2 Cel, 46.5 %RH at 1665561758), consumed "
+                        "without live readings"),
                 Example("0367A2FF046896", FPORT,
                         [("temperature", -9.4, "Cel"), ("humidity", 75.0, "%RH")],
                         f"{_TABLE}: below freezing"),
@@ -410,7 +448,23 @@ def _models(impl=None):
                          ("motion", True, "bool"), ("light_level", 2, ""),
                          ("co2", 936, "ppm"), ("tvoc_level", 37, ""),
                          ("pressure", 1008.6, "hPa"), ("hcho", 0.04, "mg/m3"),
-                         ("pm2_5", 32, "ug/m3"), ("pm10", 48, "ug/m3")], _DOC),
+                         ("pm2_5", 32, "ug/m3"), ("pm10", 48, "ug/m3")],
+                        f"{_SD} AM_Series/AM300_Series/README.md example (AM307 and AM319)"),
+                Example("0367340104686505000106CB02077DA803087D2500097366270A7D04000B7D"
+                        "20000C7D3000", FPORT,
+                        [("temperature", 30.8, "Cel"), ("humidity", 50.5, "%RH"),
+                         ("motion", True, "bool"), ("light_level", 2, ""),
+                         ("co2", 936, "ppm"), ("tvoc_level", 37, ""),
+                         ("pressure", 1008.6, "hPa"), ("hcho", 0.04, "mg/m3"),
+                         ("pm2_5", 32, "ug/m3"), ("pm10", 48, "ug/m3")],
+                        f"{_TTN_REPO} vendor/milesight-iot/am319-codec.yaml example 1 "
+                        "(commented out there; its output also lists a battery of 92 that "
+                        "the bytes do not carry)"),
+                Example("077DE704087D070009733F27", FPORT,
+                        [("co2", 1255, "ppm"), ("tvoc_level", 7, ""),
+                         ("pressure", 1004.7, "hPa")],
+                        f"{_TTN_REPO} vendor/milesight-iot/am307-codec.yaml example 3: "
+                        "channels the AM319 shares (SensorDecoders AM300 README)"),
                 Example("0B7D23000C7D41000D7D0300", FPORT,
                         [("pm2_5", 35, "ug/m3"), ("pm10", 65, "ug/m3"), ("o3", 0.03, "ppm")],
                         f"{_TABLE}: the O3 variant"),
@@ -465,12 +519,15 @@ def _models(impl=None):
             examples=(
                 Example("017564055B053F02DA016A02", FPORT,
                         [("battery", 100, "%EL"), ("noise_level", 57.5, "dBA"),
-                         ("laeq", 47.4, "dBA"), ("lamax", 61.8, "dBA")], _DOC),
+                         ("laeq", 47.4, "dBA"), ("lamax", 61.8, "dBA")],
+                        f"{_SD} WS_Series/WS302/README.md example (also the WS302 User "
+                        "Guide, 6.2 sensor data example)"),
+                Example("FF0BFFFF0101FF166743C13353300001FF090100FF0A0102FF0F00", FPORT, [],
+                        "Milesight WS302 User Guide, 6.1 basic information example: "
+                        "attributes only, no readings"),
                 Example("055B05BC0284036C03", FPORT,
                         [("noise_level", 70.0, "dBA"), ("laeq", 90.0, "dBA"),
                          ("lamax", 87.6, "dBA")], f"{_TABLE}: loud street"),
-                Example("01755F", FPORT, [("battery", 95, "%EL")],
-                        f"{_TABLE}: battery only"),
             )),
         DeviceModel(
             id="milesight/ws558", family="street_light",
@@ -485,7 +542,11 @@ def _models(impl=None):
                         [*((f"lamp_on_{i}", i == 1, "bool") for i in range(1, 9)),
                          ("power_factor", 100, "%"), ("current", 0.002, "A"),
                          ("voltage", 222.6, "V"), ("energy", 1, "Wh"), ("power", 1, "W")],
-                        _DOC),
+                        f"{_SD} WS_Series/WS558/README.md example"),
+                Example("0374B208", FPORT, [("voltage", 222.6, "V")],
+                        f"{_TTN_REPO} vendor/milesight-iot/ws558-codec.yaml example 1"),
+                Example("048001000000", FPORT, [("power", 1, "W")],
+                        f"{_TTN_REPO} vendor/milesight-iot/ws558-codec.yaml example 3"),
                 Example("08310303", FPORT,
                         [*((f"lamp_on_{i}", i in (1, 2), "bool") for i in range(1, 9))],
                         f"{_TABLE}: circuits 1 and 2 switched on"),
@@ -504,7 +565,21 @@ def _models(impl=None):
                 Example("0374ED08068356040000087001058152 07C9A400".replace(" ", ""), FPORT,
                         [("voltage", 228.5, "V"), ("energy", 1110, "Wh"),
                          ("relay_on", True, "bool"), ("power_factor", 82, "%"),
-                         ("current", 0.164, "A")], f"{_DOC} (WS52x)"),
+                         ("current", 0.164, "A")],
+                        f"{_SD} WS_Series/WS52x/README.md example (earlier revision)"),
+                Example("08700105812C07C94A0003743009068309660000048007000000", FPORT,
+                        [("relay_on", True, "bool"), ("power_factor", 44, "%"),
+                         ("current", 0.074, "A"), ("voltage", 235.2, "V"),
+                         ("energy", 26121, "Wh"), ("power", 7, "W")],
+                        f"{_SD} WS_Series/WS52x/README.md example (the README gives the "
+                        "power factor as 0.44)"),
+                Example("0374ED08", FPORT, [("voltage", 228.5, "V")],
+                        f"{_TTN_REPO} vendor/milesight-iot/ws52x-codec.yaml example 1"),
+                Example("068356040000", FPORT, [("energy", 1110, "Wh")],
+                        f"{_TTN_REPO} vendor/milesight-iot/ws52x-codec.yaml example 2"),
+                Example("087001", FPORT, [("relay_on", True, "bool")],
+                        f"{_TTN_REPO} vendor/milesight-iot/ws52x-codec.yaml example 3 "
+                        "(socket open)"),
                 Example("04802C010000087000", FPORT,
                         [("power", 300, "W"), ("relay_on", False, "bool")],
                         f"{_TABLE} (WS52x/WS558 active power channel): relay off"),
@@ -521,10 +596,33 @@ def _models(impl=None):
             description="Pulse counter for meters with a pulse output",
             vendor_url="https://www.milesight.com/iot/product/lorawan-sensor/em300-di",
             examples=(
-                Example("01755C03673401046865", FPORT,
+                Example("01755C0367340104686520CE9E74466310015D020000010000", FPORT,
                         [("battery", 92, "%EL"), ("temperature", 30.8, "Cel"),
                          ("humidity", 50.5, "%RH")],
-                        f"{_DOC} (the live part of its example)"),
+                        f"{_SD} EM_Series/EM300_Series/EM300-DI/README.md example; its "
+                        "history record (256 pulses at 1665561758) is consumed without "
+                        "live readings"),
+                Example("01755C05C800010000", FPORT,
+                        [("battery", 92, "%EL"), ("pulse_count", 256, "count")],
+                        f"{_TTN_REPO} vendor/milesight-iot/em300-di-codec.yaml example"),
+                Example("01756406E10A000A0000000000", FPORT,
+                        [("battery", 100, "%EL"), ("water_conv", 1.0, ""),
+                         ("pulse_conv", 1.0, ""), ("water", 0.0, "")],
+                        f"{_SD} EM_Series/EM300_Series/EM300-DI_Hall/README.md example 1"),
+                Example("86E16400A0000040394401", FPORT,
+                        [("water_conv", 10.0, ""), ("pulse_conv", 16.0, ""),
+                         ("water", 741.0, ""), ("water_alarm", "water_outage_timeout", "")],
+                        f"{_SD} EM_Series/EM300_Series/EM300-DI_Hall/README.md example 2"),
+                Example("86E10A0088023393BB4403", FPORT,
+                        [("water_conv", 1.0, ""), ("pulse_conv", 64.8, ""),
+                         # float32 0x44BB9333 = 1024 + 3904307/8192 (README: "1500.60")
+                         ("water", 1500.5999755859375, ""),
+                         ("water_alarm", "water_flow_timeout", "")],
+                        f"{_SD} EM_Series/EM300_Series/EM300-DI_Hall/README.md example 3"),
+                Example("21CEDFF40B650000000102010A000A000080EC44", FPORT, [],
+                        f"{_SD} EM_Series/EM300_Series/EM300-DI_Hall/README.md example 4: "
+                        "one v2 history record (1892 water at 1695282399), consumed "
+                        "without live readings"),
                 Example("05C810270000", FPORT,
                         [("pulse_count", 10000, "count"), ("volume", 100.0, "m3")],
                         f"{_TABLE}: 10000 pulses of 10 l", {"litres_per_pulse": 10.0}),

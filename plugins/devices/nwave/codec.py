@@ -177,7 +177,7 @@ def simulate(device, t, rng):
 
 # -- the model ---------------------------------------------------------------------------
 
-_TTN = "Nwave NPS405 codec examples in the TTN device repository"
+_TTN = "TheThingsNetwork/lorawan-devices vendor/nwave/nps405-codec.yaml"
 
 EXAMPLES = (
     Example("95", 1, [("occupied", True, "bool"), ("previous_state_duration", 74, "min")],
@@ -196,7 +196,9 @@ EXAMPLES = (
     Example("D1 1F345678", 10,
             [("occupied", True, "bool"), ("previous_state_duration", 160, "min"),
              ("tag_id", "1F345678", "")],
-            f"{_TTN} (earlier revision): driver tag registration without the tag battery"),
+            "composed from the 5-byte tag registration (status + tag id) of an earlier "
+            "nps405.js revision in TheThingsNetwork/lorawan-devices: no published example "
+            "payload of that frame was found"),
     Example("FE", 1, [("occupied", False, "bool"), ("previous_state_duration", 660, "min")],
             "composed from the Nwave status table: free after 11 hours or more occupied"),
 )

@@ -133,7 +133,7 @@ def simulate(device, t, rng):
 
 # -- the model ---------------------------------------------------------------------------
 
-_TTN = "PMX TCR codec examples in the TTN device repository"
+_TTN = "TheThingsNetwork/lorawan-devices vendor/pmx/pmx-tcr-codec.yaml"
 _FRAME = "A2 14 0A 03E8 32 044C 34 33"  # 20:10, 1000 at 50 km/h, 1100 at 52 km/h, 5.1 V
 
 
@@ -147,6 +147,8 @@ def _counts(cat):
 EXAMPLES = (
     Example(_FRAME, 13, _counts(0), f"{_TTN}: unfiltered detections (fPort 13)"),
     Example(_FRAME, 14, _counts(1), f"{_TTN}: category 1 counter (fPort 14)"),
+    Example(_FRAME, 15, _counts(2), f"{_TTN}: category 2 counter (fPort 15)"),
+    Example(_FRAME, 16, _counts(3), f"{_TTN}: category 3 counter (fPort 16)"),
     Example(_FRAME, 17, _counts(4), f"{_TTN}: category 4 counter (fPort 17)"),
     Example("D2 0A 02 02 11 00 42 00", 190, [],
             f"{_TTN}: device identification (TCR-DLI, PRO, firmware 1.1.0)"),
