@@ -116,7 +116,7 @@ depot = [48.4262, 22.7541]
 
 [services.lighting]
 plugin = "lighting"
-lamp_on = "lamp_on_1"
+lamp_on = "lamp_on"
 activity = ["vehicle_count", "people_in_line_1", "people_out_line_1"]
 busy_rate = 150.0
 

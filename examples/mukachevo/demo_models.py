@@ -5,7 +5,7 @@ Loaded by the demo city through ``[plugins] modules = ["demo_models.py"]``.
 
 Every ``demo/*`` model wraps a real first-party device model: its payloads are encoded
 and decoded by the vendor codec (Axioma, Adeunis, Elvaco, Milesight, Dragino, Decentlab,
-Bosch), so every simulated byte takes the real decode path.  Only ``simulate`` is the
+Bosch, NAS), so every simulated byte takes the real decode path.  Only ``simulate`` is the
 demo's own: smooth, repeatable days for a city in Europe/Kyiv, plus the incidents a
 device's tags ask for:
 
@@ -20,8 +20,14 @@ device's tags ask for:
 
 Families without a first-party model (gas meters use the Adeunis pulse counter with a
 gas family; traffic counters and NO2 sensors speak Cayenne LPP) get a small wrapper that
-renames the codec's quantities.  The street light wraps the Milesight WS558 (which only
-switches) and adds a demo dimming downlink: fport 10, ``01 LL`` with LL the level in %.
+renames the codec's quantities.  The street light wraps the NAS UL2030 luminaire
+controller (``nas/ul2030``) with its own downlink encoder: the lighting service's
+``{"dim": N}`` goes out as the UL2030's manual dimming command, fport 60 ``01 FE LL``
+(DALI broadcast, LL the level in %).  Like a UL2030 set to report both, a lamp sends a
+status packet (fport 23: relay, dimming level, derived ``lamp_on``) and a usage packet
+(fport 26: power, energy, voltage, power factor, lamp-on time) in turn, one each half
+hour; the lighting service judges each power reading by the on-state of the status
+packet before it.
 
 The ``incident-score`` sink reads every event the city's services emit and compares
 them with the incidents the device list injects; ``hromada_shutdown`` adds the result
@@ -264,28 +270,26 @@ def sim_noise(device, t, rng):
 
 
 def sim_light(device, t, rng):
+    """A UL2030 on the demo's day: on from dusk to dawn (the sun over the city), 30 %
+    from 23:00 to 05:00 (the controller's own calendar), a status packet in even quarter
+    hours and a usage packet in odd ones."""
     _day, hour = local_hours(t)
-    rated = device.options.get("rated_power_w") or 80.0
     on = dark(t)
-    level = 0.3 if (hour >= 23 or hour < 5) else 1.0   # the lamp's own schedule
-    power = int(rated * level + rng.uniform(-1, 1)) if on else 0
+    level = (30 if hour >= 23 or hour < 5 else 100) if on else 0
+    if int(t // 900) % 2 == 0:
+        # The MCU runs a few degrees above the air, warmer while the driver is on.
+        temp = 9 + 5 * math.sin((hour - 9) / 24 * 2 * math.pi) + (6 if on else 0)
+        return {"relay_on": on, "dimming_level": level, "lamp_on": on,
+                "temperature": int(round(temp))}
+    rated = device.options.get("rated_power_w") or 80.0
+    power = int(rated * level / 100 + rng.uniform(-1, 1)) if on else 0
     if incident(device) == "lamp_failed":
         power = 0
     hours_on = (t - _REF) / 3600.0 * 12.5 / 24
-    return {"voltage": round(229 + rng.uniform(-2, 2), 1), "power": power,
-            "power_factor": 95 if power else 0, "energy": int(hours_on * rated * 0.75),
-            "current": round(power / 230.0, 3),
-            **{f"lamp_on_{i}": (on and i == 1) for i in range(1, 9)}}
-
-
-def light_downlink(action, options=None):
-    """Demo dimming extension of the light controller: fport 10, 0x01 then the level."""
-    if "dim" not in action:
-        raise hromada.EncodeError("the demo light takes {'dim': 0..100}")
-    level = int(action["dim"])
-    if not 0 <= level <= 100:
-        raise hromada.EncodeError(f"dim level must be 0-100, not {level}")
-    return 10, bytes([0x01, level])
+    return {"energy": int(hours_on * rated * 0.75) / 1000,          # kWh, to the Wh
+            "power": power, "power_factor": 0.95 if power else 0.0,
+            "voltage": int(round(229 + rng.uniform(-2, 2))),
+            "lamp_on_time": int(hours_on * 3600)}
 
 
 def sim_parking(device, t, rng):
@@ -324,7 +328,7 @@ def build():
     dlpm = real_model("decentlab", "decentlab/dl-pm")
     am319 = real_model("milesight", "milesight/am319")
     ws302 = real_model("milesight", "milesight/ws302")
-    ws558 = real_model("milesight", "milesight/ws558")
+    ul2030 = real_model("nas", "nas/ul2030")
     tps110 = real_model("bosch", "bosch/tps110")
     vs133 = real_model("milesight", "milesight/vs133")
     lpp = real_model("cayenne", "cayenne/lpp")
@@ -344,7 +348,8 @@ def build():
         wrap(lpp, "demo/no2-sensor", "air_quality", sim_no2,
              rename={"analog_input_1": "no2"}, quantities={"no2": "ug/m3"}),
         wrap(ws302, "demo/noise-sensor", "noise", sim_noise),
-        wrap(ws558, "demo/street-light", "street_light", sim_light, downlink=light_downlink,
+        wrap(ul2030, "demo/street-light", "street_light", sim_light,
+             downlink=ul2030.encode_downlink,
              options=(Option("rated_power_w", "float", default=80.0, min=0,
                              help="lamp power at full level"),)),
         wrap(tps110, "demo/parking-space", "parking", sim_parking),

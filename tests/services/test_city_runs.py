@@ -13,6 +13,7 @@ import pytest
 from hromada.city import load_city
 from hromada.cli import main
 from hromada.runtime import run_city
+from hromada_plugins.devices.nas import codec as nas_codec
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "mukachevo"
@@ -156,14 +157,33 @@ def test_lighting_in_a_city(day):
     assert light["lamps"] == len(lamps) and light["failed"] == sorted(injected["lamp_failed"])
     assert 0 < light["energy_kwh"] < light["always_on_kwh"]
     assert light["saved_percent"] > 10
-    # the commands went through the light's own downlink encoder (no source can send in
-    # a simulated city, so the kernel journals them)
+    # the commands went through the light's own downlink encoder, nas/ul2030's (no
+    # source can send in a simulated city, so the kernel journals them; the summary's
+    # `commands` counts only what a source sent)
     unsent = events(db, "command.unsent")
     assert {d for d, _ in unsent} == set(lamps)
     payloads = {json.loads(data)["payload"] for _d, data in unsent}
-    assert payloads >= {"0100", "0164", "011e"}          # off, 100 %, 30 %
-    assert {(json.loads(data)["fport"]) for _d, data in unsent} == {10}
+    assert payloads == {"01fe00", "01fe64", "01fe1e"}    # off, 100 %, 30 %
+    assert {(json.loads(data)["fport"]) for _d, data in unsent} == {60}
     assert s["commands"] == 0 and len(unsent) == light["counts"]["commands"]
+    # each is the UL2030's documented manual dimming command, fPort 60 "01 FE LL" (DALI
+    # broadcast, level LL in %), with the level the plan gave the lamp's street then;
+    # the controller echoes it on that port and nas/ul2030 reads the echo as that level
+    ul2030 = {m.id: m for m in nas_codec.build_models()}["nas/ul2030"]
+    street = {r["id"]: r["tags"].split(";")[0].removeprefix("street=") for r in rows
+              if r["model"] == "demo/street-light"}
+    with sqlite3.connect(db) as conn:
+        plans = {t: json.loads(data)["levels"] for t, data in conn.execute(
+            "select time, data from events where kind = 'lighting.dimming'")}
+        sent = conn.execute("select device, time, data from events "
+                            "where kind = 'command.unsent'").fetchall()
+    assert len(sent) == len(unsent)
+    for device, t, data in sent:
+        cmd = json.loads(data)
+        level = plans[t][street[device]]
+        payload = bytes.fromhex(cmd["payload"])
+        assert (cmd["fport"], payload) == (60, bytes([0x01, 0xFE, level]))
+        assert ul2030.decode(payload, 60, {}) == [("dimming_level", level, "%")]
 
 
 def test_environment_and_traffic_in_a_city(day):
