@@ -219,7 +219,7 @@ def check_city(path, *, host=None):
     # The city's own device models come before its devices, which may use them.  They
     # go into a copy of the host, so a host shared with other cities (or 'hromada
     # devices') never sees them.
-    city_models = _city_models(table("models"), host, base, out)
+    city_models, broken = _city_models(table("models"), host, base, out)
     if city_models:
         host = copy.copy(host)
         host.device_models = {**host.device_models, **city_models}
@@ -261,10 +261,10 @@ def check_city(path, *, host=None):
         if not isinstance(entry, dict):
             out.add(where, "must be a table with id and model")
             continue
-        _add_device(entry, where, host, devices, out, None, hint, base, network)
+        _add_device(entry, where, host, devices, out, None, hint, base, network, broken)
     csv_path = city_opts.get("devices")
     if csv_path is not None:
-        _load_csv(Path(csv_path), host, devices, out, hint, base, network)
+        _load_csv(Path(csv_path), host, devices, out, hint, base, network, broken)
 
     for kind in KINDS:
         for comp in comps[kind].values():
@@ -306,8 +306,10 @@ def _key(name):
 
 
 def _city_models(models, host, base, out):
-    """Build the ``[models.ID]`` tables into DeviceModels; problems go to ``out``."""
-    built = {}
+    """Build the ``[models.ID]`` tables into DeviceModels; problems go to ``out``.
+
+    Returns (id -> DeviceModel, ids of the models that could not be built)."""
+    built, broken = {}, set()
     for model_id, spec in models.items():
         where = f"models.{_key(model_id)}"
         if not _MODEL_ID.match(model_id):
@@ -315,68 +317,81 @@ def _city_models(models, host, base, out):
                            "in lowercase (letters, digits, '.', '_', '-'), quoted in the "
                            'table name: [models."acme/th-sensor"]')
             continue
-        if not isinstance(spec, dict):
-            out.add(where, f"must be a table ([{where}]) with codec, family and mapping")
-            continue
         if model_id in host.device_models:
             owner = host.owner("device_models", model_id)
             by = f" by plugin {owner!r}" if owner else ""
             out.add(where, f"device model {model_id!r} is already installed{by}; give the "
                            "city's model an id of its own")
             continue
-        opts, problems = validate_options(MODEL_OPTIONS, spec, where, base_dir=base, skip=())
-        out.extend(problems)
-        ok = not problems
-        mapping = {}
-        if isinstance(opts.get("mapping"), dict):
-            if not opts["mapping"]:
-                out.add(f"{where}.mapping", "empty: map at least one field of the codec's "
-                                            'data to a quantity, e.g. temperature = '
-                                            '"temperature Cel"')
-                ok = False
-            for field, entry in opts["mapping"].items():
-                message = _mapping_problem(field, entry)
-                if message:
-                    out.add(f"{where}.mapping.{_key(field)}", message)
-                    ok = False
-                else:
-                    mapping[field] = entry
-        codec = _load_codec(opts, where, out) if "codec" in opts else None
-        if codec is None or not ok:
-            continue
-        from .codecs.js import js_device_model
+        model = _city_model(model_id, spec, where, base, out)
+        if model is None:
+            broken.add(model_id)  # its devices are not reported again
+        else:
+            built[model_id] = model
+    return built, broken
 
-        built[model_id] = js_device_model(
-            model_id, opts["family"], codec, mapping, description=opts["description"],
-            vendor_url=opts["vendor_url"], network=opts["network"],
-            options=(Option("variables", "table", default=None,
-                            help="this device's input.variables (ChirpStack), instead "
-                                 "of the model's"),))
-    return built
+
+def _city_model(model_id, spec, where, base, out):
+    """One ``[models.ID]`` table as a DeviceModel, or None with its problems in ``out``."""
+    if not isinstance(spec, dict):
+        out.add(where, f"must be a table ([{where}]) with codec, family and mapping")
+        return None
+    opts, problems = validate_options(MODEL_OPTIONS, spec, where, base_dir=base, skip=())
+    out.extend(problems)
+    ok = not problems
+    mapping = {}
+    if isinstance(opts.get("mapping"), dict):
+        if not opts["mapping"]:
+            out.add(f"{where}.mapping", "empty: map at least one field of the codec's data "
+                                        'to a quantity, e.g. temperature = "temperature Cel"')
+            ok = False
+        for field, entry in opts["mapping"].items():
+            message = _mapping_problem(field, entry)
+            if message:
+                out.add(f"{where}.mapping.{_key(field)}", message)
+                ok = False
+            else:
+                mapping[field] = entry
+    # Loaded even when other keys are wrong (with the default limits for wrong ones), so
+    # that 'hromada check' tells everything.
+    if "codec" not in opts:
+        return None
+    limits = {o.name: opts.get(o.name, o.default)
+              for o in MODEL_OPTIONS if o.name in ("timeout", "memory_limit", "variables")}
+    codec = _load_codec(opts["codec"], limits, where, out)
+    if codec is None or not ok:
+        return None
+    from .codecs.js import js_device_model
+
+    return js_device_model(
+        model_id, opts["family"], codec, mapping, description=opts["description"],
+        vendor_url=opts["vendor_url"], network=opts["network"],
+        options=(Option("variables", "table", default=None,
+                        help="this device's input.variables (ChirpStack), instead of the "
+                             "model's"),))
 
 
 def _mapping_problem(field, entry):
     """What is wrong with one mapping entry, or None."""
-    from .codecs.js import mapping_entry
+    from .codecs.js import MAPPING_KEYS, mapping_entry
 
     try:
         mapping_entry(field, entry)
     except ValueError as exc:
         message = str(exc)
-        if isinstance(entry, dict) and message.startswith("unknown keys"):
+        if isinstance(entry, dict) and entry and not set(entry) & set(MAPPING_KEYS):
             # TOML reads `sensor.pm25 = ...` as a table: the field is one quoted key.
-            inner = next(k for k in entry if k not in ("quantity", "unit", "scale"))
-            message += f' (a nested field is one quoted key: "{field}.{inner}" = ...)'
+            message += f' (a nested field is one quoted key: "{field}.{next(iter(entry))}" = ...)'
         return message
     return None
 
 
-def _load_codec(opts, where, out):
+def _load_codec(path, limits, where, out):
     """The model's JSCodec, or None with the problem added."""
     from .codecs.js import JSCodec
     from .errors import PluginError
 
-    path = Path(opts["codec"])
+    path = Path(path)
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -387,11 +402,13 @@ def _load_codec(opts, where, out):
                                   f"byte {exc.start})")
         return None
     try:
-        return JSCodec(source, name=path.name, timeout=opts["timeout"],
-                       memory_limit=opts["memory_limit"], variables=opts["variables"])
+        return JSCodec(source, name=path.name, **limits)
     except PluginError as exc:
         out.add(f"{where}.codec", str(exc))
-        return None
+    except TypeError as exc:  # a TOML date in variables: they reach the script as JSON
+        out.add(f"{where}.variables", f"must hold only strings, numbers, booleans, arrays "
+                                      f"and tables: {exc}")
+    return None
 
 
 def _unset_secrets(schema, options, where):
@@ -453,11 +470,13 @@ def network_columns(host):
 
 
 def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None,
-                network_schema=None):
+                network_schema=None, broken=()):
     """Validate one device (from [[devices]] or a CSV row) and add it.
 
     Keys beyond DEVICE_FIELDS are the model's options, or else network columns of an
-    installed source (``network_columns``), kept in ``Device.network``.
+    installed source (``network_columns``), kept in ``Device.network``.  A device of a
+    city model that could not be built (``broken``) is left out without a problem of
+    its own: the model's problems already make the city invalid.
     """
     if network_schema is None:
         network_schema = network_columns(host)
@@ -480,7 +499,9 @@ def _add_device(entry, where, host, devices, out, file, hint="", base_dir=None,
         ok = False
     else:
         model = host.device_models.get(model_id)
-        if model is None:
+        if model is None and model_id in broken:
+            ok = False
+        elif model is None:
             known = ", ".join(sorted(host.device_models)) or "none"
             out.add(f"{where}.model",
                     f"unknown device model {model_id!r}; installed: {known}{hint}", file)
@@ -577,7 +598,8 @@ def _coerce_csv_options(schema, raw):
     return out
 
 
-def _load_csv(path, host, devices, out, hint="", base_dir=None, network_schema=None):
+def _load_csv(path, host, devices, out, hint="", base_dir=None, network_schema=None,
+              broken=()):
     name = str(path)
     try:
         # utf-8-sig: spreadsheet programs start their CSV exports with a BOM.
@@ -605,4 +627,4 @@ def _load_csv(path, host, devices, out, hint="", base_dir=None, network_schema=N
                 out.add(f"line {reader.line_num}", "more cells than header columns", name)
                 continue
             _add_device(row, f"line {reader.line_num}", host, devices, out, name, hint,
-                        base_dir, network_schema)
+                        base_dir, network_schema, broken)

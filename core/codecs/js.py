@@ -14,14 +14,20 @@ decoders written as ``Decoder(bytes, port)`` (The Things Network v2) or
 their return value becomes ``data``.
 
 Isolation: every codec gets its own engine runtime (QuickJS, from the ``quickjs``
-package: ``pip install 'hromada[js]'``), with no module loader, file or network access.  Each call runs under a CPU-time limit and the runtime's heap
-under a memory limit; a script exception, a timeout or a memory blow-up raises
+package: ``pip install 'hromada[js]'``), with no module loader, file or network access.
+Each call runs under a CPU-time limit and the runtime's heap under a memory limit; a
+script exception, a timeout or a memory blow-up raises
 :class:`~hromada.errors.DecodeError` (``EncodeError`` for ``encode_downlink``) naming
 the codec file and what happened, and the codec stays usable for the next call.
 
 Values cross the boundary as JSON: what ``decode_uplink`` returns is the script's object
 after ``JSON.stringify`` (so ``undefined`` members vanish, ``NaN`` becomes ``None``, a
-``Date`` becomes its ISO string).  ``recvTime`` is given to the script as a ``Date``.
+``Date`` becomes its ISO string).  ``recvTime`` is given to the script as a ``Date``
+(in a city, the frame's receive time: the kernel passes it to ``JSDecoder``).
+
+A city declares a model backed by a codec file in ``city.toml`` alone, as a
+``[models."vendor/device"]`` table (``hromada.city``; docs/plugins.md, "JavaScript
+codecs").
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ def test_city_level_problems(tmp_path):
         x = 1
         """)
     assert problems_of(p) == [
-        ("weather", "unknown table 'weather'; allowed: city, kernel, plugins, sources, "
-                    "services, sinks, devices"),
+        ("weather", "unknown table 'weather'; allowed: city, kernel, plugins, models, "
+                    "sources, services, sinks, devices"),
         ("city.name", "missing required option (the city's name)"),
         ("city.timezone", "unknown time zone 'Mars/Olympus'; use an IANA name like "
                           "'Europe/Kyiv' or 'UTC'"),
