@@ -219,7 +219,8 @@ class Redeliveries:
     """MQTT QoS 1 delivers at least once: a message whose acknowledgement was lost with a
     broken connection comes again after the reconnect (and a webhook sender retries a
     request whose answer it missed).  A network server has already removed radio
-    duplicates, so the same (fCnt, payload) of a device again is such a redelivery.
+    duplicates, so the same (fCnt, payload, receive time) of a device again is such a
+    redelivery.
     Remembers the last ``per_device`` uplinks of at most ``devices`` devices."""
 
     def __init__(self, per_device=16, devices=200_000):
@@ -227,9 +228,13 @@ class Redeliveries:
         self.devices = devices
         self._seen = collections.OrderedDict()
 
-    def again(self, device, fcnt, payload):
-        """True when this uplink was delivered before (and records it if not)."""
-        key = (fcnt, payload)
+    def again(self, device, fcnt, payload, received=None):
+        """True when this uplink was delivered before (and records it if not).
+
+        ``received``: the server's receive time as it wrote it (or its deduplication id):
+        a redelivery repeats it, while a device that restarted its counter (a rejoin, a
+        reboot) and sends the same payload again does not."""
+        key = (fcnt, payload, received)
         recent = self._seen.get(device)
         if recent is None:
             recent = self._seen[device] = collections.deque(maxlen=self.per_device)

@@ -133,3 +133,48 @@ def test_a_refused_link_adr_req_is_counted_and_reported():
         f"device {ABP_EUI} refused LinkADRReq (DR5, TXPower 0): data rate, power not "
         "accepted")
     assert (st.dr, st.tx_power, st.pending) == (0, 0, None)
+
+
+def _source_with(**given):
+    from hromada.options import validate_options
+    from hromada_plugins.sources import semtech_udp
+
+    [desc] = semtech_udp.hromada_sources()
+    opts, problems = validate_options(desc.options, {
+        "bind": "127.0.0.1:0",
+        "keys": {ABP_EUI: {"dev_addr": "26011bda", "nwkskey": "44024241ed4ce9a68c6a8bc055233fd3",
+                           "appskey": "ec925802ae430ca77fd3dd73cb2cc588"}}, **given},
+        "sources.gw")
+    assert problems == []
+    return semtech_udp.SemtechUdpSource("gw", opts, None)
+
+
+def test_an_abp_device_is_asked_only_for_the_default_channels():
+    # The CFList's extra channels reach OTAA devices in their join-accept; an ABP device
+    # has the three default channels, and a mask naming others makes it refuse.
+    import types
+
+    from hromada_plugins.sources.semtech_udp.gwmp import Rx
+
+    src = _source_with(cflist=[867.1, 867.3, 867.5, 867.7, 867.9])
+    frame = types.SimpleNamespace(mac_commands=[], fctrl={"adr": True})
+    heard = [("aa555a0000000101", Rx(phy=b"", tmst=0, freq=868.1, datr="SF12BW125",
+                                     rssi=-80.0, lsnr=5.0))]
+    got = [src._adr(ABP_EUI, frame, heard) for _ in range(HISTORY)]
+    assert got[:-1] == [b""] * (HISTORY - 1)
+    assert got[-1] == link_adr_req(5, 0, 3) == bytes.fromhex("0350070001")
+
+
+def test_a_link_adr_req_that_does_not_fit_waits_for_the_next_uplink():
+    import types
+
+    from hromada_plugins.sources.semtech_udp.gwmp import Rx
+
+    src = _source_with()
+    frame = types.SimpleNamespace(mac_commands=[], fctrl={"adr": True})
+    heard = [("aa555a0000000101", Rx(phy=b"", tmst=0, freq=868.1, datr="SF12BW125",
+                                     rssi=-80.0, lsnr=5.0))]
+    for _ in range(HISTORY - 1):
+        src._adr(ABP_EUI, frame, heard)
+    assert src._adr(ABP_EUI, frame, heard, room=4) == b""     # 15 - 11 bytes of answers
+    assert src._adr(ABP_EUI, frame, heard, room=15) == link_adr_req(5, 0, 3)

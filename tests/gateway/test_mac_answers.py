@@ -64,5 +64,8 @@ def test_mac_answers_bytes():
     t = 1767225600.5
     assert mac_answers([{"name": "DeviceTimeReq"}], heard, t) == (
         b"\x0d" + (1451260818).to_bytes(4, "little") + b"\x80")
+    # a request repeated in one uplink gets one answer (FOpts hold 15 bytes)
+    assert mac_answers([{"name": "DeviceTimeReq"}] * 3, heard, t) == (
+        b"\x0d" + (1451260818).to_bytes(4, "little") + b"\x80")
     # commands the network answers later (or not at all) get nothing here
     assert mac_answers([{"name": "LinkADRAns"}, {"name": "DevStatusAns"}], heard, t) == b""

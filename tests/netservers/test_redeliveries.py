@@ -29,6 +29,12 @@ def test_redeliveries_remembers_recent_uplinks_per_device():
     assert r.again("a", 2, b"x") is True        # "a" used last: kept
     assert r.again("c", 1, b"x") is False       # 3 devices: the least recent ("b") goes
     assert r.again("b", 1, b"x") is False
+    # after a rejoin the counter starts again: the same (fCnt, payload) at another
+    # receive time is a new uplink
+    r = Redeliveries()
+    assert r.again("a", 0, b"door", "2026-03-01T10:00:00Z") is False
+    assert r.again("a", 0, b"door", "2026-03-01T11:30:00Z") is False
+    assert r.again("a", 0, b"door", "2026-03-01T11:30:00Z") is True
 
 
 T7, T8 = "2026-03-01T10:00:07Z", "2026-03-01T10:15:07Z"
@@ -43,8 +49,9 @@ def test_a_chirpstack_uplink_delivered_twice_is_stored_once(tmp_path):
     async def main():
         async with CityRun(path) as city:
             await city.source("cs")
-            await publish_all([(up, chirpstack_up(DEV_A, 7, LPP_A, app=app, time=T7)),
-                               (up, chirpstack_up(DEV_A, 7, LPP_A, app=app, time=T7)),
+            first = chirpstack_up(DEV_A, 7, LPP_A, app=app, time=T7)
+            # the broker delivers the very same message again
+            await publish_all([(up, first), (up, first),
                                (up, chirpstack_up(DEV_A, 8, LPP_B, app=app, time=T8))])
             await city.until(lambda k: k.frames == 2 and k.errors["duplicate"] == 1,
                              what="two frames and one duplicate")

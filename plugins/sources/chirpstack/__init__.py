@@ -112,7 +112,7 @@ class ChirpStackSource:
             data = doc.get("data")
             payload = _mqtt.unb64(data) if data else b""
         t = _mqtt.iso_time(doc["time"]) if doc.get("time") else _mqtt.now()
-        if self.recent.again(dev, fcnt, payload):
+        if self.recent.again(dev, fcnt, payload, doc.get("deduplicationId") or doc.get("time")):
             self.ctx.count_error("duplicate")  # a QoS 1 redelivery, already in the ring
             return None
         rx = _mqtt.best_rx(doc.get("rxInfo") or (), lambda e: e.get("gatewayId"))

@@ -91,8 +91,12 @@ def mac_answers(commands, heard, received):
     gateways that heard it) and DeviceTimeReq (GPS time of ``received``, Unix seconds,
     in 1/256 s).  ``heard``: [(gateway EUI, gwmp.Rx)], best signal first."""
     out = bytearray()
+    done = set()
     for cmd in commands:
         name = cmd.get("name")
+        if name in done:
+            continue  # a request repeated in one uplink gets one answer
+        done.add(name)
         if name == "LinkCheckReq":
             rx = heard[0][1]
             m = re.match(r"SF(\d+)", rx.datr) if isinstance(rx.datr, str) else None
@@ -106,7 +110,7 @@ def mac_answers(commands, heard, received):
             fraction = min(255, int((gps - seconds) * 256))
             out += bytes((0x0D,)) + (seconds & 0xFFFFFFFF).to_bytes(4, "little") + \
                 bytes((fraction,))
-    return bytes(out[:15])  # FOpts hold 15 bytes; both answers together take 9
+    return bytes(out)  # at most 3 + 6 bytes: FOpts hold 15
 
 
 class Gateway:
@@ -269,8 +273,10 @@ class SemtechUdpSource:
         self._state_written = 0   # the newest written
         self._unwritten: dict[int, dict] = {}
 
-    def _adr(self, dev, frame, heard):
-        """Track a device's ADR; the LinkADRReq to send now, or b"" (see :mod:`.adr`)."""
+    def _adr(self, dev, frame, heard, room=15):
+        """Track a device's ADR; the LinkADRReq to send now, or b"" (see :mod:`.adr`).
+        ``room``: FOpts bytes left after the other answers (a request that does not fit
+        waits for the next uplink)."""
         if not self.adr_enabled:
             return b""
         st = self._adr_state.get(dev)
@@ -290,7 +296,15 @@ class SemtechUdpSource:
         best = heard[0][1]
         snrs = [r.lsnr for _, r in heard if r.lsnr is not None]
         st.heard(gwmp.eu868_dr(best.datr), max(snrs) if snrs else None)
-        req = st.decide(self.adr_margin, len(self.channels))
+        # ChMask: the channels the device has. An OTAA device got the CFList's in its
+        # join-accept; an ABP device has only the three default ones (a mask naming a
+        # channel it lacks makes it refuse the whole request).
+        dev_keys = self.devices.get(dev)
+        joined = dev_keys is not None and dev_keys.otaa and self.joins.records.get(dev)
+        if room < 5:
+            return b""
+        req = st.decide(self.adr_margin,
+                        len(self.channels) if joined else len(gwmp.EU868_DEFAULT_CHANNELS))
         if req:
             self.stats["adr_requests"] += 1
             self._dirty.add(dev)
@@ -671,7 +685,7 @@ class SemtechUdpSource:
         answers = mac_answers(frame.mac_commands or (), heard, pend.time)
         if answers:
             self.stats["mac_answers"] += 1
-        answers += self._adr(s.device, frame, heard)
+        answers += self._adr(s.device, frame, heard, room=15 - len(answers))
         # ADRACKReq: the device has heard nothing for ADR_ACK_LIMIT uplinks and lowers its
         # data rate soon unless a downlink comes now.
         must = bool((frame.fctrl or {}).get("adr_ack_req"))

@@ -191,7 +191,8 @@ class TTSSource:
         else:
             data = up.get("frm_payload")
             payload = _mqtt.unb64(data) if data else b""
-        if self.recent.again(dev, fcnt, payload):
+        if self.recent.again(dev, fcnt, payload,
+                             up.get("received_at") or doc.get("received_at")):
             self.ctx.count_error("duplicate")  # a redelivery (QoS 1, webhook retry)
             return None
         when = up.get("received_at") or doc.get("received_at")
