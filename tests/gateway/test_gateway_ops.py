@@ -273,3 +273,45 @@ def test_an_abp_device_with_its_own_receive_windows(tmp_path, monkeypatch):
     assert [(f.mic_ok, f.fport, f.frm_payload, f.fcnt) for f in frames] == [
         (True, 3, b"\x33", 0), (True, 4, b"\x44", 1)]
     assert summary["errors_by_kind"] == {}
+
+
+LAST_WORD = '''
+import hromada
+from hromada import Command, ServiceType
+
+class LastWord:
+    """Sends one command when the city stops (from its stop())."""
+    def __init__(self, name, options, city):
+        self.devices = set()
+    def process(self, readings, ctx):
+        self.devices.update(r.device for r in readings)
+    def stop(self, ctx):
+        for dev in sorted(self.devices):
+            ctx.command(Command(dev, fport=7, payload=b"\\x07"))
+
+@hromada.hookimpl
+def hromada_services():
+    return [ServiceType("test-last-word", LastWord)]
+'''
+
+
+async def _last_word(tmp_path, monkeypatch):
+    path = write_city(tmp_path, monkeypatch, plugin=LAST_WORD,
+                      more='\n[services.last]\nplugin = "test-last-word"\n')
+    city = await RunningCity(path).start()
+    try:
+        gw = await city.gateway(GW_EUIS[0])
+        await gw.uplink(abp_device().uplink(LPP_A))
+        await city.uplinks_done(1)
+    finally:
+        summary = await city.stop()
+    return summary
+
+
+def test_a_command_from_a_services_stop_waits_in_the_saved_queue(tmp_path, monkeypatch):
+    # The sources stop before the services' stop(): nothing can transmit then, and the
+    # command used to stay in memory only, lost with the process.
+    summary = run(_last_word(tmp_path, monkeypatch))
+    assert summary["commands"] == 1 and summary["errors_by_kind"] == {}
+    saved = saved_state(tmp_path / "state")["devices"][ABP_EUI]
+    assert saved["queue"] == [[7, b"\x07", False]]

@@ -903,7 +903,8 @@ class SemtechUdpSource:
             return
         item = (command.fport, bytes(command.payload), bool(command.confirmed))
         s = self.table.get(dev)
-        if s is not None:
+        stopped = self.sock is None and self.ctx is not None
+        if s is not None and not stopped:
             try:
                 if dev in self.class_c:
                     if self._class_c(s, item):
@@ -927,6 +928,11 @@ class SemtechUdpSource:
         queue.append(item)
         self.stats["downlinks_queued"] += 1
         self._dirty.add(dev)
+        if stopped:
+            # A service's last command, sent after the source stopped (its stop()):
+            # nothing can transmit now, so it waits in the saved queue for the device's
+            # first uplink of the next run.
+            self.save_state()
 
     def last_uplink(self, device):
         """``{"monotonic", "fcnt", "gateways", "window_used"}`` of the device's last
