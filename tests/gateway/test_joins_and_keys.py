@@ -361,13 +361,13 @@ def test_check_reports_key_problems_before_the_city_runs(tmp_path, capsys):
 def test_state_writes_from_the_saver_thread_and_the_stop_never_race(tmp_path):
     # CI once failed with FileNotFoundError on a temporary file's rename: the periodic
     # saver's worker thread and the final save at stop wrote at the same time.  Now every
-    # write is numbered: whatever order the threads run in, each write includes the
-    # unwritten changes numbered before it, and an older one never replaces a newer.
+    # write takes the lock and writes everything taken so far; a late write of an older
+    # number finds nothing left and never replaces newer values.
     with StateDB(tmp_path / "state.db") as db:
         src = semtech_udp.SemtechUdpSource("gw", _options(), None)
         src.state = db.scope("source:gw")
         for n in range(1, 201):
-            src._unwritten[n] = {"last": b"%d" % n, f"only/{n}": b"x"}
+            src._unwritten.update({"last": b"%d" % n, f"only/{n}": b"x"})
         src._state_seq = 200
         order = list(range(1, 201))
         random.Random(7).shuffle(order)
@@ -389,6 +389,10 @@ def test_state_writes_from_the_saver_thread_and_the_stop_never_race(tmp_path):
         assert saved["last"] == b"200"
         assert sorted(saved) == sorted(["last", *(f"only/{n}" for n in range(1, 201))])
         assert src._unwritten == {} and src._state_written == 200
+        # a write numbered before what is on disk changes nothing
+        src.state.put("last", b"newer")
+        src._write(150)
+        assert src.state.get("last") == b"newer"
         # The stop's save takes the next number, so it is written after all of them.
         src.save_state()
         assert msgpack.unpackb(src.state.get("meta"))["source"] == "semtech-udp"
@@ -411,3 +415,11 @@ def test_a_failed_state_write_goes_with_the_next(tmp_path):
         src.save_state()
         assert sorted(src.state.load()) == ["device/0000000000000001",
                                             "device/0000000000000002", "meta"]
+    # failed writes keep one value per key, not one copy per attempt
+    db.close()
+    src._dirty.add("0000000000000001")
+    for _ in range(50):
+        with pytest.raises(StateError):
+            src._write(src._take_changes())
+        src._dirty.add("0000000000000001")
+    assert sorted(src._unwritten) == ["device/0000000000000001", "meta"]

@@ -271,7 +271,7 @@ class SemtechUdpSource:
         self._state_lock = threading.Lock()
         self._state_seq = 0       # changes taken (numbered)
         self._state_written = 0   # the newest written
-        self._unwritten: dict[int, dict] = {}
+        self._unwritten: dict[str, bytes] = {}   # taken, not yet written
 
     def _adr(self, dev, frame, heard, room=15):
         """Track a device's ADR; the LinkADRReq to send now, or b"" (see :mod:`.adr`).
@@ -416,26 +416,23 @@ class SemtechUdpSource:
         self._dirty = set()
         with self._state_lock:
             self._state_seq += 1
-            self._unwritten[self._state_seq] = changes
+            self._unwritten.update(changes)   # newest wins: one value per key, bounded
             return self._state_seq
 
     def _write(self, seq):
-        # Every change numbered up to ``seq`` and not yet written goes in one transaction,
-        # in order.  The periodic write runs in a worker thread that a stop cannot
-        # interrupt; the lock and the numbers make the stop's final write include it and
-        # keep a late-finishing older write from replacing newer counters.  A failed write
-        # stays unwritten and goes with the next one.
+        # Everything taken up to now and not yet written goes in one transaction.  The
+        # periodic write runs in a worker thread that a stop cannot interrupt; under the
+        # lock the stop's final write includes whatever that one had not written, and a
+        # late-finishing older write finds nothing left to write.  A failed write leaves
+        # its changes for the next one (at most one value per device, however long the
+        # database stays unwritable).
         with self._state_lock:
             if seq <= self._state_written:
                 return
-            merged = {}
-            for n in sorted(self._unwritten):
-                if n <= seq:
-                    merged.update(self._unwritten[n])
-            self.state.write(merged)
-            for n in [n for n in self._unwritten if n <= seq]:
-                del self._unwritten[n]
-            self._state_written = seq
+            if self._unwritten:
+                self.state.write(self._unwritten)
+                self._unwritten = {}
+            self._state_written = self._state_seq
 
     def save_state(self):
         """Write what changed now (the source does this periodically, after each join and
