@@ -332,6 +332,7 @@ class Kernel:
                 svc = comp.descriptor.factory(name, comp.options, city)
                 ctx = ServiceContext(self, name)
                 if hasattr(svc, "restore"):
+                    self._import_legacy_state(name, ctx.state)
                     state = self._read_state(name, ctx.state)
                     if state is not None:
                         svc.restore(state)
@@ -349,6 +350,15 @@ class Kernel:
                 continue
             self.sources[name] = (src, SourceContext(self, name))
         self._call_hook("hromada_startup", city=city)
+
+    def _import_legacy_state(self, name, scope):
+        """Earlier versions kept a service's snapshot in ``state_dir/NAME.msgpack``: move
+        it into the state database once (the file is renamed ``.imported``)."""
+        path = self.city.state_dir / f"{name}.msgpack"
+        if path.exists() and scope.get(SNAPSHOT) is None:
+            scope.put(SNAPSHOT, path.read_bytes())
+            path.rename(path.with_name(path.name + ".imported"))
+            log.info("service %s: imported %s into the city's state database", name, path)
 
     def _read_state(self, name, scope):
         """A service's saved state, or None: never saved, or damaged (reported)."""

@@ -315,3 +315,37 @@ def test_a_command_from_a_services_stop_waits_in_the_saved_queue(tmp_path, monke
     assert summary["commands"] == 1 and summary["errors_by_kind"] == {}
     saved = saved_state(tmp_path / "state")["devices"][ABP_EUI]
     assert saved["queue"] == [[7, b"\x07", False]]
+
+
+async def _after_legacy(tmp_path, monkeypatch):
+    city = await RunningCity(write_city(tmp_path, monkeypatch)).start()
+    try:
+        gw = await city.gateway(GW_EUIS[0])
+        abp = abp_device()
+        await gw.uplink(abp.uplink(LPP_A, fcnt=3))    # older than the saved counter
+        await gw.uplink(abp.uplink(LPP_B, fcnt=500))
+        await city.uplinks_done(2)
+    finally:
+        summary = await city.stop()
+    return summary
+
+
+def test_the_state_file_of_earlier_versions_is_imported(tmp_path, monkeypatch):
+    import msgpack
+
+    state = tmp_path / "state"
+    state.mkdir()
+    session = {"device": ABP_EUI, "dev_addr": "26011bda", "version": "1.0", "fcnt_up": 100,
+               "fcnt_down": 7, "afcnt_down": 0, "conf_fcnt_down": 0, "max_gap": None,
+               "allow_reset": False, "fopts_scheme": "errata", "rejected": {}}
+    (state / "gw.semtech-udp.msgpack").write_bytes(msgpack.packb({
+        "format": 1, "source": "semtech-udp", "saved": 1.0,
+        "table": {"max_gap": 16384, "counters": {}, "sessions": [session]},
+        "joins": {"next_addr": 0, "devices": {}}, "queues": {ABP_EUI: [[5, b"\x05", False]]}}))
+    summary = run(_after_legacy(tmp_path, monkeypatch))
+    # the counter came across: the old frame is a replay, the newer one is taken
+    assert summary["errors_by_kind"] == {"replay": 1} and summary["readings"] == 2
+    assert sorted(p.name for p in state.iterdir() if "semtech" in p.name) == [
+        "gw.semtech-udp.msgpack.imported"]
+    saved = saved_state(state)["devices"][ABP_EUI]
+    assert saved["session"]["fcnt_up"] == 501 and saved["session"]["fcnt_down"] == 8

@@ -391,3 +391,14 @@ def test_decode_cli_reports_a_codec_bug_without_a_traceback(timed_host, capsys):
     err = capsys.readouterr().err
     assert err.startswith("device model timed/counter failed: ZeroDivisionError: oops (")
     assert "Traceback" not in err
+
+
+def test_a_service_snapshot_file_of_earlier_versions_is_imported(tmp_path):
+    c = city(tmp_path, [["aa01", "05", 1.0], ["aa01", "06", 2.0]])
+    c.state_dir.mkdir(parents=True)
+    (c.state_dir / "st.msgpack").write_bytes(msgpack.packb({"seen": 40}))
+    assert run_city(c)["services"] == {"st": {"seen": 42}}
+    assert sorted(p.name for p in c.state_dir.iterdir() if p.name.startswith("st.")) == [
+        "st.msgpack.imported"]
+    # the next run reads the state database, not the file
+    assert run_city(load_city(tmp_path / "city.toml"))["services"] == {"st": {"seen": 44}}

@@ -242,6 +242,9 @@ class SemtechUdpSource:
         # The city's state database (hromada.state), given by the kernel in run(); a
         # source built without a kernel (tests, tools) keeps no state.
         self.state = None
+        # Before the state database, this source kept a msgpack file: imported once.
+        self._legacy = (city.state_dir / f"{name}.semtech-udp.msgpack"
+                        if city is not None and getattr(city, "state_dir", None) else None)
 
         self.gateways: dict[str, Gateway] = {}
         self.stats = Counter()
@@ -336,6 +339,8 @@ class SemtechUdpSource:
         """Take the state of earlier runs from the city's state database and keep writing
         it there (``scope``: this source's :class:`hromada.state.StateScope`)."""
         rows = scope.load()
+        if not rows and self._legacy is not None and self._legacy.exists():
+            rows = self._import_legacy(scope)
         stored = {}
         key = None
         try:
@@ -375,6 +380,42 @@ class SemtechUdpSource:
                 "(replayed frames older than now would then be accepted once)") from None
         self._restore_sessions(stored)
         self.state = scope
+
+    def _import_legacy(self, scope):
+        """Rows from the state file of earlier versions (one msgpack file holding the
+        whole table), written to the state database; the file is then renamed."""
+        path = self._legacy
+        try:
+            data = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+            if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+                raise ValueError(f"not a semtech-udp state file of format {STATE_FORMAT}")
+            table, joins = data.get("table") or {}, data.get("joins") or {}
+            devices = {}
+            for sd in table.get("sessions", ()):
+                devices.setdefault(sd["device"], {})["session"] = sd
+            for dev, rec in (joins.get("devices") or {}).items():
+                devices.setdefault(dev, {})["join"] = rec
+            for dev, items in (data.get("queues") or {}).items():
+                devices.setdefault(dev, {})["queue"] = items
+        except Exception as exc:  # noqa: BLE001 - any damage: refuse, do not guess
+            raise ValueError(
+                f"{self.where}: state file {path} of an earlier version is unreadable "
+                f"({type(exc).__name__}: {exc}); the frame counters in it protect against "
+                "replays. Remove the file to start with fresh counters (replayed frames "
+                "older than now would then be accepted once)") from None
+        meta = {"format": STATE_FORMAT, "source": "semtech-udp", "saved": data.get("saved"),
+                "next_addr": joins.get("next_addr", self.joins.next_addr),
+                "counters": table.get("counters") or {}}
+        rows = {"meta": msgpack.packb(meta, use_bin_type=True)}
+        for dev, d in devices.items():
+            rows[f"device/{dev}"] = msgpack.packb(
+                {"session": d.get("session"), "adr": None, "join": d.get("join"),
+                 "queue": d.get("queue") or []}, use_bin_type=True)
+        scope.write(rows)
+        path.rename(path.with_name(path.name + ".imported"))
+        log.info("semtech-udp %s: imported %s into the city's state database (%d devices)",
+                 self.name, path, len(devices))
+        return rows
 
     def _restore_sessions(self, stored):
         for dev_eui, dev in self.devices.items():
