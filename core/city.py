@@ -168,8 +168,12 @@ def read_toml(path):
         raise ConfigError([Problem(str(path), where, f"invalid TOML: {msg}")]) from exc
 
 
-def check_city(path, *, host=None):
-    """Validate a city; return (City or None, problems)."""
+def check_city(path, *, host=None, unbuilt=()):
+    """Validate a city; return (City or None, problems).
+
+    ``unbuilt``: kinds ("sources", "sinks") the caller will not build (``hromada
+    simulate`` replaces the sources): their plugins' own checks and their env: secrets
+    are not required, only their options' types."""
     path = Path(path)
     try:
         data = read_toml(path)
@@ -245,7 +249,8 @@ def check_city(path, *, host=None):
                 continue
             opts, p = validate_options(desc.options, spec, where, base_dir=base)
             out.extend(p)
-            out.extend(_unset_secrets(desc.options, opts, where))
+            if kind not in unbuilt:
+                out.extend(_unset_secrets(desc.options, opts, where))
             comps[kind][name] = Component(kind, name, plugin, desc, opts)
     if not table("sources"):
         out.add("sources", "no [sources.NAME] table: a city needs at least one source")
@@ -267,6 +272,8 @@ def check_city(path, *, host=None):
         _load_csv(Path(csv_path), host, devices, out, hint, base, network, broken)
 
     for kind in KINDS:
+        if kind in unbuilt:
+            continue
         for comp in comps[kind].values():
             _validate_component(comp, devices, out)
 

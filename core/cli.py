@@ -89,10 +89,10 @@ def cmd_plugins(args):
 # -- check / run ---------------------------------------------------------------------------
 
 
-def _check(path, as_json=False):
+def _check(path, as_json=False, unbuilt=()):
     from .city import check_city
 
-    city, problems = check_city(path)
+    city, problems = check_city(path, unbuilt=unbuilt)
     if city is not None:
         for plugin, message in city.host.errors:
             print(f"warning: plugin {plugin}: {message}", file=sys.stderr)
@@ -125,7 +125,9 @@ def cmd_check(args):
 def cmd_state(args):
     from .state import FILENAME, StateDB, StateError
 
-    city, problems = _check(args.city, args.json)
+    # Nothing but the state database is opened: sources and sinks need not be reachable
+    # nor their keys set.
+    city, problems = _check(args.city, args.json, unbuilt=("sources", "sinks"))
     if problems:
         return 2
     path = city.state_dir / FILENAME
@@ -171,7 +173,10 @@ def cmd_simulate(args):
     from .simulate import SimulateError, simulated_city
     from .state import StateError
 
-    city, problems = _check(args.city)
+    # The sources are replaced by the simulator: their keys and reachability do not
+    # matter (before the radios are up), nor, unless kept, the sinks'.
+    unbuilt = ("sources",) if args.keep_sinks else ("sources", "sinks")
+    city, problems = _check(args.city, unbuilt=unbuilt)
     if problems:
         return 2
     with tempfile.TemporaryDirectory(prefix="hromada-sim-") as tmp:

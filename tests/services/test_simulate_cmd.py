@@ -56,3 +56,65 @@ def test_simulate_names_a_bad_option(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "hromada: --span: 'nope' is not a duration: use seconds or a string like '15min', "
         "'1h', '2d'\n")
+
+
+GATEWAY_CITY = """
+[city]
+name = "Radioless"
+
+[plugins]
+modules = ["silent.py"]
+
+[sources.gw]
+plugin = "semtech-udp"
+bind = "127.0.0.1:0"
+
+[sources.gw.keys.70b3d57ed0000001]
+appkey = "env:HROMADA_TEST_UNSET_SIM_APPKEY"
+join_eui = "70b3d57ed0000000"
+
+[sinks.db]
+plugin = "postgres"
+dsn = "env:HROMADA_TEST_UNSET_SIM_DSN"
+
+[[devices]]
+id = "70b3d57ed0000001"
+model = "cayenne/lpp"
+
+[[devices]]
+id = "0000000000000002"
+model = "test/silent"
+"""
+
+SILENT = '''
+import hromada
+from hromada import DeviceModel
+
+@hromada.hookimpl
+def hromada_device_models():
+    return [DeviceModel(id="test/silent", family="generic",
+                        decode=lambda p, f, o: [], quantities={})]
+'''
+
+
+def test_simulate_and_state_need_no_radio_keys_and_name_what_cannot_be_simulated(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HROMADA_TEST_UNSET_SIM_APPKEY", raising=False)
+    monkeypatch.delenv("HROMADA_TEST_UNSET_SIM_DSN", raising=False)
+    (tmp_path / "city.toml").write_text(GATEWAY_CITY)
+    (tmp_path / "silent.py").write_text(SILENT)
+    # before the radios are up: the gateway's keys and the database are not there yet
+    assert main(["check", str(tmp_path / "city.toml")]) == 2
+    assert main(["simulate", str(tmp_path / "city.toml"), "--span", "1h", "-q",
+                 "--db", str(tmp_path / "sim.db"),
+                 "--summary-json", str(tmp_path / "s.json")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["frames"] == 4            # the LPP sensor, every 15 minutes
+    [(data,)] = sqlite3.connect(tmp_path / "sim.db").execute(
+        "select data from events where kind = 'simulator.skipped'").fetchall()
+    assert json.loads(data) == {
+        "message": "simulator sim: no uplinks for the devices of test/silent (1 device): "
+                   "the model has neither an encoder with simulate nor examples",
+        "models": {"test/silent": 1}}
+    assert main(["state", str(tmp_path / "city.toml"), "--json"]) == 0
+    capsys.readouterr()

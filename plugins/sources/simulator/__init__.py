@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import random
 
 import hromada
-from hromada import Option, SourceType
+from hromada import Event, Option, SourceType
 from hromada.plugins import format_error
+
+log = logging.getLogger("hromada")
 
 
 def _start_time(text, tz):
@@ -47,6 +50,7 @@ class Simulator:
         """device -> a function t -> (fport, payload)."""
         models = self.city.host.device_models
         gens = []
+        self.skipped = {}   # model id -> devices that cannot be simulated
         for dev in sorted(self.city.devices.values(), key=lambda d: d.id):
             model = models[dev.model]
             if model.encode is not None and model.simulate is not None:
@@ -58,6 +62,7 @@ class Simulator:
                     state[0] += 1
                     return e.fport, e.payload
             else:
+                self.skipped[model.id] = self.skipped.get(model.id, 0) + 1
                 continue
             gens.append((rng.uniform(0, self.options["interval"]), dev.id, model.id, gen))
         gens.sort()
@@ -67,6 +72,15 @@ class Simulator:
         opts = self.options
         rng = random.Random(opts["seed"])
         gens = self._generators(rng)
+        if self.skipped:
+            what = ", ".join(f"{m} ({n} device{'s' if n != 1 else ''})"
+                             for m, n in sorted(self.skipped.items()))
+            message = (f"simulator {self.name}: no uplinks for the devices of {what}: the "
+                       "model has neither an encoder with simulate nor examples")
+            log.warning("%s", message)
+            ctx.emit(Event("simulator.skipped", "warning", None, self.t0,
+                           {"message": message, "models": dict(sorted(self.skipped.items()))},
+                           self.name))
         span, interval, speed = opts["span"], opts["interval"], opts["speed"]
         batch_size = opts["batch"]
         end = self.t0 + span
