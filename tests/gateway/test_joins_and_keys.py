@@ -423,3 +423,22 @@ def test_a_failed_state_write_goes_with_the_next(tmp_path):
             src._write(src._take_changes())
         src._dirty.add("0000000000000001")
     assert sorted(src._unwritten) == ["device/0000000000000001", "meta"]
+
+
+def test_check_names_every_bad_device_not_only_the_first():
+    table = {"0004a30b001c0530": {"dev_addr": "xyz", "nwkskey": NWK, "appskey": APP},
+             "70b3d57ed0000001": {"appkey": APP[:-2]},
+             "70b3d57ed0000002": {"appkey": APP}}
+    problems = []
+    got = load_devices(table, None, None, "sources.gw", problems=problems)
+    assert list(got) == ["70b3d57ed0000002"]
+    assert problems == [
+        "sources.gw.keys.0004a30b001c0530.dev_addr: expected 8 hex digits, got 'xyz'",
+        "sources.gw.keys.70b3d57ed0000001.appkey: expected 32 hex digits"]
+    [desc] = semtech_udp.hromada_sources()
+    opts = _options(keys=table)
+    assert desc.validate("gw", opts, None) == [
+        ("sources.gw.keys.0004a30b001c0530.dev_addr", "expected 8 hex digits, got 'xyz'"),
+        ("sources.gw.keys.70b3d57ed0000001.appkey", "expected 32 hex digits")]
+    with pytest.raises(ValueError):   # without a problems list, the first one raises
+        load_devices(table, None, None, "sources.gw")

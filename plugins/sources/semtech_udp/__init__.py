@@ -1045,12 +1045,16 @@ class SemtechUdpSource:
 def _validate(name, options, devices):
     """For ``hromada check``: the keys table and file load, and name city devices."""
     where = f"sources.{name}"
+    found = []
     try:
-        load_devices(options["keys"], options["keys_file"], devices, where)
-    except ValueError as exc:
-        key, sep, message = str(exc).partition(": ")
-        return [(key, message)] if sep else [(where, str(exc))]
-    return []
+        load_devices(options["keys"], options["keys_file"], devices, where, problems=found)
+    except ValueError as exc:     # the keys file itself cannot be read
+        found.append(str(exc))
+    out = []
+    for text in found:
+        key, sep, message = text.partition(": ")
+        out.append((key, message) if sep else (where, text))
+    return out
 
 
 _KEY_HELP = "may be env:VARIABLE; overridden by keys_file and the keys table"

@@ -291,11 +291,24 @@ def device_list_fields(dev_id, device):
     return fields, paths, origin
 
 
-def load_devices(table, keys_file, city_devices, where):
+def load_devices(table, keys_file, city_devices, where, problems=None):
     """DevEUI -> :class:`LoraDevice` from the city's device list (the ``network`` fields
     of ``city_devices``, id -> Device; None: no device list), the ``keys_file`` and the
-    ``keys`` table, merged field by field in that order (the table wins)."""
+    ``keys`` table, merged field by field in that order (the table wins).
+
+    The first bad device raises ValueError; with a ``problems`` list, each bad device's
+    message is appended to it instead and the others still load (``hromada check``
+    reports them all)."""
     rows, places, paths = {}, {}, {}
+
+    def each(items, fn):
+        for item in items:
+            try:
+                fn(*item)
+            except ValueError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
 
     def merge(key, fields, place):
         row, p = rows.setdefault(key, {}), paths.setdefault(key, {})
@@ -305,26 +318,37 @@ def load_devices(table, keys_file, city_devices, where):
                 p[name] = f"{place}.{name}"
         places[key] = place
 
-    for dev_id, device in (city_devices or {}).items():
+    def from_list(dev_id, device):
         found = device_list_fields(dev_id, device)
         if found is not None:
             key = str(dev_id).strip().lower()
             rows[key], paths[key], places[key] = found
+
+    each((city_devices or {}).items(), from_list)
     if keys_file is not None:
         file_rows, file_places = read_keys_file(keys_file)
-        for key, fields in file_rows.items():
+
+        def from_file(key, fields):
             _check_fields(fields, file_places[key])
             merge(key, fields, file_places[key])
-    for eui, fields in (table or {}).items():
+
+        each(file_rows.items(), from_file)
+
+    def from_table(eui, fields):
         w = f"{where}.keys.{eui}"
         if not isinstance(fields, dict):
             raise ValueError(f"{w}: must be a table of fields (dev_addr, appskey, ...)")
         key = _hex_id(eui, 16, w)
         _check_fields(fields, w)
         merge(key, fields, w)
+
+    each((table or {}).items(), from_table)
     out = {}
-    for eui, fields in rows.items():
+
+    def build(eui, fields):
         if city_devices is not None and eui not in city_devices:
             raise ValueError(f"{places[eui]}: device {eui} is not in the city's device list")
         out[eui] = build_device(eui, fields, places[eui], paths[eui])
+
+    each(list(rows.items()), build)
     return out
