@@ -169,9 +169,7 @@ def cmd_state(args):
 def cmd_simulate(args):
     import tempfile
 
-    from .runtime import run_city, terminal_progress
     from .simulate import SimulateError, simulated_city
-    from .state import StateError
 
     # The sources are replaced by the simulator: their keys and reachability do not
     # matter (before the radios are up), nor, unless kept, the sinks'.
@@ -189,40 +187,33 @@ def cmd_simulate(args):
         except SimulateError as exc:
             print(f"hromada: {exc}", file=sys.stderr)
             return 2
-        progress = terminal_progress if not args.quiet and sys.stderr.isatty() else None
         opts = sim.sources["sim"].options
         sinks = ", ".join(f"{c.name} ({c.plugin})" for c in sim.sinks.values())
         where = f" to {args.db}" if not args.keep_sinks else ""
-        print(f"simulating {city.name}: {len(city.devices)} devices for {opts['span']:g} s "
-              f"from {opts['start']}; services: {', '.join(city.services) or '-'}; "
-              f"sinks: {sinks or '-'}{where}", file=sys.stderr)
-        try:
-            summary = run_city(sim, progress=progress)
-        except StateError as exc:
-            print(f"hromada: {exc}", file=sys.stderr)
-            return 1
-    if progress:
-        sys.stderr.write("\n")
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    if not args.quiet:
-        _print_summary(summary)
-    return 0
+        return _run(sim, args, f"simulating {city.name}: {len(city.devices)} devices for "
+                               f"{opts['span']:g} s from {opts['start']}; services: "
+                               f"{', '.join(city.services) or '-'}; sinks: {sinks or '-'}"
+                               f"{where}")
 
 
 def cmd_run(args):
-    from .runtime import run_city, terminal_progress
-    from .state import StateError
-
     city, problems = _check(args.city)
     if problems:
         return 2
-    progress = None
-    if not args.quiet and sys.stderr.isatty():
-        progress = terminal_progress
-    print(f"running {city.name}: {len(city.devices)} devices, "
-          f"sources: {', '.join(city.sources)}; services: {', '.join(city.services) or '-'}; "
-          f"sinks: {', '.join(city.sinks) or '-'}", file=sys.stderr)
+    return _run(city, args, f"running {city.name}: {len(city.devices)} devices, sources: "
+                            f"{', '.join(city.sources)}; services: "
+                            f"{', '.join(city.services) or '-'}; sinks: "
+                            f"{', '.join(city.sinks) or '-'}")
+
+
+def _run(city, args, banner):
+    """Run a checked city with progress on a terminal, then the summary (``run`` and
+    ``simulate``); 1 when its state database cannot be opened."""
+    from .runtime import run_city, terminal_progress
+    from .state import StateError
+
+    progress = terminal_progress if not args.quiet and sys.stderr.isatty() else None
+    print(banner, file=sys.stderr)
     try:
         summary = run_city(city, progress=progress)
     except StateError as exc:
