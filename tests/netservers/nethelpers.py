@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import sqlite3
 import textwrap
 import uuid
@@ -295,3 +296,13 @@ def rows(db, query):
 def readings(db):
     return rows(db, "select device, time, quantity, value, unit from readings "
                     "order by device, time, quantity")
+
+
+def raw_http(port, data):
+    """Send raw bytes to an HTTP server on loopback; its whole answer as text."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out.decode()

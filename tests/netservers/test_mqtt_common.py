@@ -4,7 +4,6 @@ webhook's HTTP edge cases, and the message when an optional library is missing."
 
 import asyncio
 import json
-import socket
 import ssl
 import subprocess
 import sys
@@ -12,7 +11,17 @@ import textwrap
 
 import msgpack
 import pytest
-from nethelpers import DEV_A, LPP_A, chirpstack_up, forget_session, publish_all, run, tts_up, uid
+from nethelpers import (
+    DEV_A,
+    LPP_A,
+    chirpstack_up,
+    forget_session,
+    publish_all,
+    raw_http,
+    run,
+    tts_up,
+    uid,
+)
 
 from conftest import need_service
 from hromada import DecodeError
@@ -248,15 +257,6 @@ def test_a_message_not_yet_in_the_ring_is_redelivered_after_a_stop():
     assert len(before) == 1 and after == before
 
 
-def _raw_http(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode()
-
-
 def test_webhook_http_edge_cases():
     async def handler(req):
         return 200, f"{req.method} {req.target} {len(req.body)}"
@@ -267,13 +267,13 @@ def test_webhook_http_edge_cases():
         try:
             port = server.port
             return await asyncio.to_thread(lambda: [
-                _raw_http(port, b"POST /a HTTP/1.1\r\nHost: x\r\n\r\n"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
-                _raw_http(port, b"nonsense\r\n\r\n"),
-                _raw_http(port, b"POST /a HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nBad header\r\n\r\n"),
+                raw_http(port, b"POST /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+                raw_http(port, b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n"),
+                raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+                raw_http(port, b"nonsense\r\n\r\n"),
+                raw_http(port, b"POST /a HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc"),
+                raw_http(port, b"POST /a HTTP/1.1\r\nBad header\r\n\r\n"),
             ])
         finally:
             await server.close()
@@ -454,7 +454,7 @@ def test_a_content_length_of_non_ascii_digits_is_a_bad_request():
         try:
             # '\xb2' (superscript two) passes str.isdigit() but is no decimal number
             return await asyncio.to_thread(
-                _raw_http, server.port,
+                raw_http, server.port,
                 b"POST /a HTTP/1.1\r\nContent-Length: \xb2\r\n\r\nab")
         finally:
             await server.close()

@@ -4,7 +4,6 @@ fPorts (1..223) instead of publishing them."""
 
 import asyncio
 import json
-import socket
 
 import pytest
 from nethelpers import (
@@ -14,6 +13,7 @@ from nethelpers import (
     Collector,
     chirpstack_up,
     publish_all,
+    raw_http,
     rows,
     run,
     tts_up,
@@ -27,15 +27,6 @@ from hromada_plugins.sources.tts import webhook as http
 # -- the webhook server: repeated Content-Length ------------------------------------------
 
 
-def _raw_http(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(data)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out.decode()
-
-
 def test_webhook_differing_content_lengths_are_refused():
     async def handler(req):
         return 200, f"{req.method} {req.target} {req.body.decode()}"
@@ -46,11 +37,11 @@ def test_webhook_differing_content_lengths_are_refused():
         try:
             port = server.port
             answers = await asyncio.to_thread(lambda: [
-                _raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n"
+                raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n"
                                 b"Content-Length: 5\r\nConnection: close\r\n\r\nabcde"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n"
+                raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n"
                                 b"content-length: 3\r\nConnection: close\r\n\r\nabcde"),
-                _raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n"
+                raw_http(port, b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n"
                                 b"CONTENT-LENGTH:3\r\nConnection: close\r\n\r\nabc"),
             ])
             return answers, server.requests
